@@ -1,0 +1,1 @@
+"""Broker adapters behind one BaseBroker interface (DESIGN §2)."""

@@ -1,0 +1,1 @@
+"""The admin console (Textual); it reaches the system only through the web admin API."""

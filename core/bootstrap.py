@@ -1,0 +1,68 @@
+"""What `algo up`, `algo migrate` and `algo streams` do to a fresh or existing system."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from core.db.engine import create_engine, session_factory
+from core.db.enums import Role
+from core.nats import connect_nats
+from core.repos import users
+from core.security.passwords import hash_password_async
+from core.settings import Settings
+from core.streams import StreamChange, StreamSpecOptions, ensure_streams
+
+
+def stream_options(settings: Settings) -> StreamSpecOptions:
+    """Stream knobs taken from the settings."""
+    return StreamSpecOptions(replicas=settings.stream_replicas,
+                             ticks_max_bytes=settings.ticks_max_bytes)
+
+
+async def create_streams(settings: Settings, nats_url: str) -> dict[str, StreamChange]:
+    """Connect, run `ensure_streams()`, disconnect."""
+    nc = await connect_nats(nats_url, name="bootstrap")
+    try:
+        return await ensure_streams(nc.jetstream(), stream_options(settings))
+    finally:
+        await nc.drain()
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """An account just created, with the only copy of its password."""
+
+    email: str
+    password: str
+    role: Role
+
+
+async def create_account(settings: Settings, database_url: str, *, email: str, role: Role,
+                         password: str | None = None) -> NewAccount:
+    """Create a user (a random password when none is given); refuses a taken e-mail."""
+    password = password or secrets.token_urlsafe(15)
+    password_hash = await hash_password_async(password, settings.bcrypt_rounds)
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            if await users.get_user_by_email(session, email) is not None:
+                raise ValueError(f"a user with e-mail {email} already exists")
+            await users.create_user(session, email=email, password_hash=password_hash, role=role)
+    finally:
+        await engine.dispose()
+    return NewAccount(users.normalize_email(email), password, role)
+
+
+async def seed_admin(settings: Settings, database_url: str) -> NewAccount | None:
+    """Create the first admin if there is no active admin; None if one exists."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with session_factory(engine)() as session:
+            if await users.count_active_admins(session) > 0:
+                return None
+            taken = await users.get_user_by_email(session, settings.admin_email) is not None
+    finally:
+        await engine.dispose()
+    email = settings.admin_email if not taken else f"admin-{secrets.token_hex(3)}@algo.local"
+    return await create_account(settings, database_url, email=email, role=Role.ADMIN)

@@ -1,0 +1,150 @@
+"""The `algo` command. Sub-commands that belong to `web` or `pipeline` run them as
+their own processes (`python -m web`, `python -m pipeline`), so `core` never imports them."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from core import aio
+from core.bootstrap import create_account, create_streams
+from core.db import migrate
+from core.db.enums import Role
+from core.error_codes import catalog_markdown
+from core.logging import configure_logging
+from core.settings import Settings
+
+ERRORS_DOC = Path("docs/errors.md")
+
+
+def _require(value: str | None, name: str) -> str:
+    if not value:
+        sys.exit(f"{name} is not set (it is set for you under `algo up`)")
+    return value
+
+
+def _cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from core.up import up
+
+    configure_logging("up", settings.log_level, json_lines=False)
+    return up(settings)
+
+
+def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    migrate.upgrade(_require(settings.database_url, "ALGO_DATABASE_URL"), args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+def _cmd_streams(settings: Settings, args: argparse.Namespace) -> int:
+    report = aio.run(create_streams(settings, _require(settings.nats_url, "ALGO_NATS_URL")))
+    for name, change in report.items():
+        print(f"{name}: {change.value}")
+    return 0
+
+
+def _exec_module(module: str, argv: Sequence[str]) -> int:
+    os.execv(sys.executable, [sys.executable, "-m", module, *argv])  # noqa: S606
+
+
+def _cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    return _exec_module("web", [])
+
+
+def _cmd_pipeline(settings: Settings, args: argparse.Namespace) -> int:
+    return _exec_module("pipeline", args.roles)
+
+
+def _cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    url = _require(settings.database_url, "ALGO_DATABASE_URL")
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif args.prompt:
+        password = getpass.getpass("password: ")
+    try:
+        account = aio.run(create_account(settings, url, email=args.email, role=Role(args.role),
+                                         password=password))
+    except ValueError as exc:
+        sys.exit(str(exc))
+    print(f"created {account.role.value} {account.email}")
+    if password is None:
+        print(f"password (shown once): {account.password}")
+    return 0
+
+
+def _cmd_errors(settings: Settings, args: argparse.Namespace) -> int:
+    text = catalog_markdown()
+    if args.check:
+        if not ERRORS_DOC.exists() or ERRORS_DOC.read_text() != text:
+            sys.exit(f"{ERRORS_DOC} is out of date: run `algo errors`")
+        return 0
+    ERRORS_DOC.parent.mkdir(parents=True, exist_ok=True)
+    ERRORS_DOC.write_text(text)
+    print(f"wrote {ERRORS_DOC}")
+    return 0
+
+
+def _cmd_heartbeat_check(settings: Settings, args: argparse.Namespace) -> int:
+    from redis import Redis
+
+    client = Redis.from_url(_require(settings.redis_url, "ALGO_REDIS_URL"), decode_responses=True,
+                            socket_timeout=2)
+    try:
+        for key in client.scan_iter(match=f"heartbeat:{args.role}:*"):
+            raw = client.get(key)
+            if raw and time.time() - float(json.loads(raw)["ts"]) < settings.heartbeat_ttl_s:
+                return 0
+    finally:
+        client.close()
+    print(f"no fresh heartbeat for {args.role}", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `algo`."""
+    parser = argparse.ArgumentParser(prog="algo", description="Algo trading backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start everything (embedded servers when URLs are unset)"
+                   ).set_defaults(func=_cmd_up)
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("--revision", default="head")
+    p.set_defaults(func=_cmd_migrate)
+    sub.add_parser("streams", help="create or update the JetStream streams"
+                   ).set_defaults(func=_cmd_streams)
+    sub.add_parser("web", help="run the web API").set_defaults(func=_cmd_web)
+    p = sub.add_parser("pipeline", help="run pipeline roles (feed trigger slwatch executor "
+                                        "notifier, or all)")
+    p.add_argument("roles", nargs="+")
+    p.set_defaults(func=_cmd_pipeline)
+    admin = sub.add_parser("admin", help="administration").add_subparsers(dest="admin_command",
+                                                                          required=True)
+    p = admin.add_parser("create-user", help="create a user with a role")
+    p.add_argument("--email", required=True)
+    p.add_argument("--role", choices=[r.value for r in Role], default=Role.USER.value)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    group.add_argument("--prompt", action="store_true", help="prompt for the password")
+    p.set_defaults(func=_cmd_create_user)
+    p = sub.add_parser("errors", help="write the error-code catalog to docs/errors.md")
+    p.add_argument("--check", action="store_true", help="fail if docs/errors.md is stale")
+    p.set_defaults(func=_cmd_errors)
+    p = sub.add_parser("heartbeat-check", help="exit 0 if ROLE has a fresh heartbeat")
+    p.add_argument("role")
+    p.set_defaults(func=_cmd_heartbeat_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `algo` console script."""
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    if args.command != "up":
+        configure_logging("cli", settings.log_level, json_lines=settings.log_json)
+    sys.exit(args.func(settings, args))

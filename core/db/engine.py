@@ -1,0 +1,56 @@
+"""The async engine and session factory: one per process, opened in a lifespan hook."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, ExecutionContext
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = logging.getLogger("algo.db")
+
+
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
+                  slow_query_ms: int = 100) -> AsyncEngine:
+    """A pooled asyncpg engine that logs statements slower than `slow_query_ms` (OPS-3)."""
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"timeout": 5, "command_timeout": 30},
+    )
+    _log_slow_queries(engine, slow_query_ms / 1000)
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded attributes after commit (STYLE rule 2)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _log_slow_queries(engine: AsyncEngine, threshold_s: float) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _start(conn: Connection, cursor: Any, statement: str, parameters: Any,
+               context: ExecutionContext | None, executemany: bool) -> None:
+        conn.info.setdefault("query_start", []).append(time.perf_counter())
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _end(conn: Connection, cursor: Any, statement: str, parameters: Any,
+             context: ExecutionContext | None, executemany: bool) -> None:
+        started = conn.info["query_start"].pop()
+        elapsed = time.perf_counter() - started
+        if elapsed >= threshold_s:
+            log.warning("slow query", extra={"duration_ms": round(elapsed * 1000, 1),
+                                             "statement": statement[:500]})

@@ -1,0 +1,67 @@
+"""The one catalog of error codes (DESIGN §6); `algo errors` renders it to docs/errors.md.
+
+Families: AUTH_ (authentication, authorisation), BRK_ (brokers), STR_ (strategies),
+EXE_ (execution), VAL_ (input validation), SYS_ (the platform itself).
+Later features add their codes here, never inline at the raise site.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """One catalogued error: its code, HTTP status and the default message."""
+
+    code: str
+    status: int
+    message: str
+
+
+CATALOG: Final[dict[str, ErrorCode]] = {}
+
+
+def _define(code: str, status: int, message: str) -> ErrorCode:
+    if code in CATALOG:
+        raise ValueError(f"duplicate error code {code}")
+    entry = ErrorCode(code, status, message)
+    CATALOG[code] = entry
+    return entry
+
+
+# SYS: the platform
+SYS_INTERNAL = _define("SYS_001", 500, "Internal server error")
+SYS_NOT_FOUND = _define("SYS_002", 404, "Resource not found")
+SYS_METHOD_NOT_ALLOWED = _define("SYS_003", 405, "Method not allowed")
+SYS_UNAVAILABLE = _define("SYS_004", 503, "A required service is unavailable")
+SYS_RATE_LIMITED = _define("SYS_005", 429, "Too many requests")
+SYS_HALTED = _define("SYS_006", 503, "Trading is halted")
+SYS_CONFLICT = _define("SYS_007", 409, "Not allowed in the current state")
+
+# VAL: request validation
+VAL_INVALID = _define("VAL_001", 422, "Request validation failed")
+VAL_MALFORMED = _define("VAL_002", 400, "Malformed request body")
+VAL_BAD_QUERY = _define("VAL_003", 422, "Invalid query parameters")
+VAL_TOO_LARGE = _define("VAL_004", 413, "Request body too large")
+
+# AUTH: authentication and authorisation
+AUTH_REQUIRED = _define("AUTH_001", 401, "Authentication required")
+AUTH_FORBIDDEN = _define("AUTH_002", 403, "Not permitted")
+
+
+def catalog_markdown() -> str:
+    """The catalog as a Markdown table, for docs/errors.md."""
+    lines = [
+        "# Error codes",
+        "",
+        "Every error response is `{\"error_code\", \"message\", \"details\", \"trace_id\"}`.",
+        "Generated from `core/error_codes.py` by `algo errors`; do not edit by hand.",
+        "",
+        "| code | HTTP status | meaning |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{e.code}` | {e.status} | {e.message} |" for e in sorted(CATALOG.values(),
+                                                                          key=lambda e: e.code)]
+    return "\n".join(lines) + "\n"

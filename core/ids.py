@@ -1,0 +1,54 @@
+"""Prefixed, time-sortable, random identifiers (`usr_01J9...`).
+
+The body is a ULID: 48 bits of milliseconds since the epoch then 80 random bits, in
+Crockford base32, so ids sort by creation time and cannot be guessed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Final
+
+_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+PREFIXES: Final = frozenset(
+    {"usr", "str", "brk", "ord", "ntf", "aud", "evt", "rtk", "pwr", "err", "olg", "req"}
+)
+ID_LENGTH: Final = 26
+
+
+def _encode(value: int) -> str:
+    chars = []
+    for _ in range(ID_LENGTH):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str, *, now_ms: int | None = None) -> str:
+    """A new id such as `usr_01JC3...`; `prefix` must be one of `PREFIXES`."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    value = (ms & ((1 << 48) - 1)) << 80 | secrets.randbits(80)
+    return f"{prefix}_{_encode(value)}"
+
+
+def is_valid_id(value: str, prefix: str) -> bool:
+    """True if `value` is a well-formed id with the given prefix."""
+    head, sep, body = value.partition("_")
+    return (
+        sep == "_"
+        and head == prefix
+        and len(body) == ID_LENGTH
+        and all(c in _ALPHABET for c in body)
+    )
+
+
+def id_timestamp_ms(value: str) -> int:
+    """The creation time embedded in an id, in milliseconds since the epoch."""
+    body = value.partition("_")[2]
+    number = 0
+    for char in body:
+        number = number * 32 + _ALPHABET.index(char)
+    return number >> 80

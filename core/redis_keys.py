@@ -1,0 +1,44 @@
+"""Every Redis key the platform uses, built in one place (DESIGN §5)."""
+
+from __future__ import annotations
+
+
+def strategy_state(user_id: str, strategy_id: str) -> str:
+    """The runtime copy of a running strategy."""
+    return f"user:{user_id}:strategy:{strategy_id}"
+
+
+def ltp(exchange: str, symbol: str) -> str:
+    """The last traded price of a symbol, in paise."""
+    return f"ltp:{exchange}:{symbol}"
+
+
+def order_lock(strategy_id: str, action: str) -> str:
+    """The executor's short lock on one order intent."""
+    return f"lock:order:{strategy_id}:{action}"
+
+
+def rate_limit(scope: str, key: str) -> str:
+    """A rate-limit bucket."""
+    return f"ratelimit:{scope}:{key}"
+
+
+def denylisted_jti(jti: str) -> str:
+    """An access token revoked before its expiry."""
+    return f"denylist:jti:{jti}"
+
+
+HALT_GLOBAL = "halt:global"
+
+
+def halt_user(user_id: str) -> str:
+    """The per-user kill switch."""
+    return f"halt:user:{user_id}"
+
+
+def heartbeat(role: str, instance: str) -> str:
+    """A live service's heartbeat, expiring when it stops beating."""
+    return f"heartbeat:{role}:{instance}"
+
+
+HEARTBEAT_PATTERN = "heartbeat:*"

@@ -1,0 +1,1 @@
+"""Repositories: typed async functions taking the session first; all SQL lives here."""

@@ -1,0 +1,111 @@
+"""One typed settings object, read from `ALGO_*` environment variables (STYLE rule 5)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only secrets. They let `make run` work with no configuration and are
+# refused outside ALGO_ENV=dev, so a production deployment cannot start with them.
+DEV_JWT_SECRET = "dev-only-jwt-secret-never-use-in-production-0000"  # noqa: S105
+DEV_ENCRYPTION_KEYS = "dev:" + base64.b64encode(b"dev-only-key-never-in-production").decode()
+
+Environment = Literal["dev", "test", "prod"]
+
+
+class SettingsError(ValueError):
+    """Raised when the configuration is unsafe or malformed."""
+
+
+class Settings(BaseSettings):
+    """Every configurable value of every process; built once and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="ALGO_", extra="ignore", frozen=True)
+
+    env: Environment = "dev"
+    data_dir: Path = Path(".algo")
+
+    nats_url: str | None = None
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=0, le=65535)
+    nats_port: int = Field(default=4222, ge=0, le=65535)
+    nats_monitor_port: int = Field(default=8222, ge=0, le=65535)
+    redis_port: int = Field(default=6379, ge=0, le=65535)
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    encryption_keys: SecretStr = SecretStr(DEV_ENCRYPTION_KEYS)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    slow_query_ms: int = Field(default=100, ge=1)
+
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    commands_max_deliver: int = Field(default=5, ge=1)
+    ticks_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    heartbeat_ttl_s: float = Field(default=15.0, gt=0)
+    health_timeout_s: float = Field(default=1.0, gt=0)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+
+    admin_email: str = "admin@algo.local"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.env != "dev":
+            if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+                raise SettingsError("ALGO_JWT_SECRET must be set outside ALGO_ENV=dev")
+            if self.encryption_keys.get_secret_value() == DEV_ENCRYPTION_KEYS:
+                raise SettingsError("ALGO_ENCRYPTION_KEYS must be set outside ALGO_ENV=dev")
+            if len(self.jwt_secret.get_secret_value().encode()) < 32:
+                raise SettingsError("ALGO_JWT_SECRET must be at least 32 bytes")
+        if self.bcrypt_rounds < 12 and self.env != "test":
+            raise SettingsError("ALGO_BCRYPT_ROUNDS below 12 is allowed only in ALGO_ENV=test")
+        if self.heartbeat_ttl_s <= self.heartbeat_interval_s:
+            raise SettingsError("ALGO_HEARTBEAT_TTL_S must exceed ALGO_HEARTBEAT_INTERVAL_S")
+        _ = self.encryption_key_map  # validates the format
+        return self
+
+    @cached_property
+    def encryption_key_map(self) -> dict[str, bytes]:
+        """Key id → 32-byte AES key; the first key listed encrypts, all decrypt."""
+        return parse_encryption_keys(self.encryption_keys.get_secret_value())
+
+    @property
+    def embedded(self) -> bool:
+        """True when any server URL is unset, so `algo up` starts that server itself."""
+        return None in (self.nats_url, self.database_url, self.redis_url)
+
+
+def parse_encryption_keys(raw: str) -> dict[str, bytes]:
+    """Parse `id:base64key[,id:base64key...]` into an ordered mapping."""
+    keys: dict[str, bytes] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        key_id, sep, encoded = part.partition(":")
+        if not sep or not key_id.isalnum() or len(key_id) > 16:
+            raise SettingsError("ALGO_ENCRYPTION_KEYS entries look like 'keyid:base64key'")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except binascii.Error as exc:
+            raise SettingsError(f"encryption key {key_id!r} is not valid base64") from exc
+        if len(key) != 32:
+            raise SettingsError(f"encryption key {key_id!r} must be 32 bytes (AES-256)")
+        if key_id in keys:
+            raise SettingsError(f"encryption key id {key_id!r} is listed twice")
+        keys[key_id] = key
+    if not keys:
+        raise SettingsError("ALGO_ENCRYPTION_KEYS is empty")
+    return keys

@@ -1,0 +1,1 @@
+"""Pipeline services: feed, trigger, slwatch, executor, notifier (DESIGN §1)."""

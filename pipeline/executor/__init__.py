@@ -1,0 +1,1 @@
+"""Executor: the only code that places broker orders (RUN-5)."""

@@ -1,0 +1,1 @@
+"""Feed: tick sources → `ticks.>` and the LTP cache (RUN-2)."""

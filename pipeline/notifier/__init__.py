@@ -1,0 +1,1 @@
+"""Notifier: events → notifications (LIVE-4)."""

@@ -1,0 +1,85 @@
+"""Run any set of roles in one process, sharing one connection of each kind."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Sequence
+
+from core import aio
+from core.clock import Clock, RealClock
+from core.db.engine import create_engine, session_factory
+from core.logging import configure_logging
+from core.nats import connect_nats
+from core.redis import create_redis
+from core.settings import Settings
+from pipeline.context import ServiceContext
+from pipeline.roles import ROLES
+from pipeline.service import Service
+
+log = logging.getLogger("algo.pipeline")
+
+
+class UnknownRole(ValueError):
+    """A role name that is not in the registry."""
+
+
+def resolve_roles(names: Sequence[str]) -> list[type[Service]]:
+    """The service classes for `names`, in order, without repeats; `all` means every role."""
+    wanted = list(ROLES) if "all" in names else list(dict.fromkeys(names))
+    unknown = [n for n in wanted if n not in ROLES]
+    if unknown or not wanted:
+        raise UnknownRole(f"unknown role(s) {unknown}; choose from {', '.join(ROLES)} or all")
+    return [ROLES[n] for n in wanted]
+
+
+async def run_roles(names: Sequence[str], settings: Settings, *,
+                    clock: Clock | None = None, stop: asyncio.Event | None = None) -> None:
+    """Start the roles, wait for `stop` (or SIGTERM/SIGINT), then stop them and drain NATS."""
+    classes = resolve_roles(names)
+    if not (settings.database_url and settings.redis_url and settings.nats_url):
+        raise RuntimeError("pipeline roles need ALGO_DATABASE_URL, ALGO_REDIS_URL and "
+                           "ALGO_NATS_URL (algo up sets them)")
+    own_stop = stop is None
+    stop = stop or asyncio.Event()
+    if own_stop and threading.current_thread() is threading.main_thread():
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size,
+                           max_overflow=settings.db_max_overflow,
+                           slow_query_ms=settings.slow_query_ms)
+    redis = create_redis(settings.redis_url)
+    nc = await connect_nats(settings.nats_url, name=f"pipeline:{','.join(c.role for c in classes)}")
+    ctx = ServiceContext(nc=nc, js=nc.jetstream(), sessions=session_factory(engine), redis=redis,
+                         clock=clock or RealClock(), settings=settings,
+                         instance=f"{socket.gethostname()}-{os.getpid()}")
+    services = [cls(ctx) for cls in classes]
+    started: list[Service] = []
+    try:
+        for service in services:
+            await service.start()
+            started.append(service)
+        await stop.wait()
+    finally:
+        for service in reversed(started):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("error stopping %s", service.role)
+        if not nc.is_closed:
+            await nc.drain()
+        await redis.aclose()
+        await engine.dispose()
+
+
+def main(argv: Sequence[str]) -> None:
+    """Entry point of `algo pipeline ROLE…` / `python -m pipeline ROLE…`."""
+    settings = Settings()
+    configure_logging("pipeline", settings.log_level, json_lines=settings.log_json)
+    resolve_roles(argv)
+    aio.run(run_roles(argv, settings))

@@ -1,0 +1,1 @@
+"""SL watcher: stop-loss breach → exit command (RUN-4)."""

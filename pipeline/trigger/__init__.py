@@ -1,0 +1,1 @@
+"""Trigger: BUY and SELL at the strategies' times (RUN-1)."""

@@ -1,0 +1,164 @@
+"""Real NATS, PostgreSQL and Redis for the whole session, started as `algo up` starts them.
+
+Set ALGO_TEST_NATS_URL / ALGO_TEST_DATABASE_URL / ALGO_TEST_REDIS_URL to use external
+servers instead. Every test starts from empty tables, an empty Redis db and fresh streams.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from quart import Quart
+from quart.typing import TestClientProtocol as HttpClient
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.db import migrate
+from core.db.base import Base
+from core.db.engine import create_engine, session_factory
+from core.embedded.stack import EmbeddedStack, Endpoints
+from core.nats import connect_nats
+from core.redis import create_redis
+from core.settings import Settings
+from core.streams import ensure_streams
+from web.app import create_app
+
+
+def make_settings(endpoints: Endpoints | None, data_dir: Path, **overrides: object) -> Settings:
+    """Test settings: random secrets, cheap bcrypt, short heartbeats, the given servers."""
+    values: dict[str, object] = {
+        "env": "test",
+        "data_dir": data_dir,
+        "jwt_secret": secrets.token_urlsafe(48),
+        "encryption_keys": "t1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "bcrypt_rounds": 4,
+        "log_json": True,
+        "heartbeat_interval_s": 0.2,
+        "heartbeat_ttl_s": 2.0,
+        "health_timeout_s": 1.0,
+        "web_port": 0,
+        "nats_port": 0,
+        "nats_monitor_port": 0,
+        "redis_port": 0,
+    }
+    if endpoints is not None:
+        values.update(nats_url=endpoints.nats_url, database_url=endpoints.database_url,
+                      redis_url=endpoints.redis_url)
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short data directory for the session's servers."""
+    return tmp_path_factory.mktemp("algo")
+
+
+@pytest.fixture(scope="session")
+def stack(session_dir: Path) -> Iterator[EmbeddedStack]:
+    """The session's servers (only those without an ALGO_TEST_*_URL)."""
+    settings = make_settings(
+        None, session_dir,
+        nats_url=os.environ.get("ALGO_TEST_NATS_URL"),
+        database_url=os.environ.get("ALGO_TEST_DATABASE_URL"),
+        redis_url=os.environ.get("ALGO_TEST_REDIS_URL"),
+    )
+    embedded = EmbeddedStack(settings, persistent_redis=False)
+    endpoints = embedded.start()
+    try:
+        migrate.upgrade(endpoints.database_url)
+        yield embedded
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoints(stack: EmbeddedStack) -> Endpoints:
+    """Where the session's servers are."""
+    return stack.endpoints()
+
+
+@pytest.fixture
+def settings(endpoints: Endpoints, tmp_path: Path) -> Settings:
+    """Settings pointing at the session's servers."""
+    return make_settings(endpoints, tmp_path)
+
+
+@pytest.fixture(scope="session")
+async def engine(endpoints: Endpoints) -> AsyncIterator[AsyncEngine]:
+    """One engine for the session."""
+    eng = create_engine(endpoints.database_url, pool_size=5)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """A session factory on the session's engine."""
+    return session_factory(engine)
+
+
+@pytest.fixture
+async def redis(endpoints: Endpoints) -> AsyncIterator[Redis]:
+    """A Redis client on the (flushed) test database."""
+    client = create_redis(endpoints.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def nc(endpoints: Endpoints) -> AsyncIterator[NatsClient]:
+    """A NATS connection."""
+    conn = await connect_nats(endpoints.nats_url, name="tests")
+    yield conn
+    if not conn.is_closed:
+        await conn.close()
+
+
+@pytest.fixture
+def js(nc: NatsClient) -> JetStreamContext:
+    """JetStream on the test connection."""
+    return nc.jetstream()
+
+
+@pytest.fixture(autouse=True)
+async def _isolate(endpoints: Endpoints, engine: AsyncEngine) -> None:
+    """Empty tables, an empty Redis db and fresh streams before each test."""
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    client = create_redis(endpoints.redis_url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+    conn_nats = await connect_nats(endpoints.nats_url, name="tests-isolate")
+    try:
+        js = conn_nats.jetstream()
+        for name in [info.config.name for info in await js.streams_info()]:
+            if name:
+                await js.delete_stream(name)
+        await ensure_streams(js)
+    finally:
+        await conn_nats.close()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> Quart:
+    """A web app on the session's servers (not yet serving)."""
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Quart) -> AsyncIterator[HttpClient]:
+    """A test client of the running app (its lifespan hooks have run)."""
+    async with app.test_app() as test_app:
+        yield test_app.test_client()

@@ -1,0 +1,122 @@
+"""Health endpoints, including with Redis or NATS stopped under a running app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from quart.typing import TestClientProtocol as HttpClient
+
+from core.embedded.nats_server import EmbeddedNats
+from core.embedded.process import pick_port
+from core.embedded.redis_server import EmbeddedRedis
+from core.embedded.stack import Endpoints
+from core.settings import Settings
+from tests.conftest import make_settings
+from tests.stubs import eventually
+from web.app import create_app
+
+
+async def test_all_healthy(client: HttpClient) -> None:
+    response = await client.get("/health/ready")
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert body["status"] == "ok" and body["failing"] == []
+    assert set(body["components"]) == {"db", "redis", "nats"}
+    for component in body["components"].values():
+        assert component["ok"] is True
+        assert component["latency_ms"] >= 0
+
+
+@pytest.mark.parametrize(("path", "name"), [("/health/db", "db"), ("/health/redis", "redis"),
+                                       ("/health/nats", "nats")])
+async def test_single_component(client: HttpClient, path: str, name: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert list(body["components"]) == [name]
+    assert body["components"][name]["latency_ms"] is not None
+
+
+async def test_live_touches_nothing(client: HttpClient) -> None:
+    response = await client.get("/health/live")
+    assert response.status_code == 200
+    assert await response.get_json() == {"status": "ok"}
+
+
+@pytest.fixture
+def private_servers(tmp_path: Path) -> Iterator[tuple[EmbeddedNats, EmbeddedRedis]]:
+    """A NATS and a Redis of this test's own, so they can be stopped."""
+    nats = EmbeddedNats(tmp_path / "nats", pick_port(0), pick_port(0))
+    redis = EmbeddedRedis(tmp_path / "redis", pick_port(0), persistent=False)
+    nats.start()
+    redis.start()
+    yield nats, redis
+    redis.stop()
+    nats.stop()
+
+
+@pytest.fixture
+async def fragile_client(private_servers: tuple[EmbeddedNats, EmbeddedRedis],
+                         endpoints: Endpoints, tmp_path: Path,
+                         ) -> AsyncIterator[HttpClient]:
+    nats, redis = private_servers
+    settings: Settings = make_settings(endpoints, tmp_path, nats_url=nats.url,
+                                       redis_url=redis.url, health_timeout_s=0.5)
+    app = create_app(settings)
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+async def test_redis_down_is_named_and_recovers(
+        fragile_client: HttpClient,
+        private_servers: tuple[EmbeddedNats, EmbeddedRedis]) -> None:
+    _, redis = private_servers
+    assert (await fragile_client.get("/health/ready")).status_code == 200
+    redis.stop()
+
+    response = await fragile_client.get("/health/redis")
+    assert response.status_code == 503
+    body = await response.get_json()
+    assert body["failing"] == ["redis"]
+    assert body["components"]["redis"]["error"]
+
+    ready = await fragile_client.get("/health/ready")
+    assert ready.status_code == 503
+    assert (await ready.get_json())["failing"] == ["redis"]
+    assert (await fragile_client.get("/health/db")).status_code == 200
+    assert (await fragile_client.get("/health/nats")).status_code == 200
+    assert (await fragile_client.get("/health/live")).status_code == 200
+
+    redis.start()
+
+    async def recovered() -> bool:
+        return (await fragile_client.get("/health/ready")).status_code == 200
+
+    await eventually(recovered, timeout=10, message="readiness after Redis restart")
+
+
+async def test_nats_down_is_named_and_recovers(
+        fragile_client: HttpClient,
+        private_servers: tuple[EmbeddedNats, EmbeddedRedis]) -> None:
+    nats, _ = private_servers
+    nats.stop()
+
+    async def nats_failing() -> bool:
+        return (await fragile_client.get("/health/nats")).status_code == 503
+
+    await eventually(nats_failing, timeout=10, message="NATS reported down")
+    ready = await fragile_client.get("/health/ready")
+    assert ready.status_code == 503
+    body = await ready.get_json()
+    assert body["failing"] == ["nats"]
+    assert body["components"]["db"]["ok"] and body["components"]["redis"]["ok"]
+    assert (await fragile_client.get("/health")).status_code == 503
+
+    nats.start()
+
+    async def recovered() -> bool:
+        return (await fragile_client.get("/health/ready")).status_code == 200
+
+    await eventually(recovered, timeout=15, message="readiness after NATS restart")

@@ -1,0 +1,5 @@
+"""`python -m web`."""
+
+from web.server import main
+
+main()

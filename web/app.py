@@ -1,0 +1,46 @@
+"""The Quart app factory."""
+
+from __future__ import annotations
+
+from quart import Quart
+from quart_schema import Info, QuartSchema
+
+from core.clock import Clock, RealClock
+from core.settings import Settings
+from web.blueprints import health
+from web.errors import register_error_handlers
+from web.middleware import register_request_logging
+from web.resources import Resources, install
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
+    """Build the web app; its pools open when it starts serving."""
+    app = Quart("web")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["JSON_SORT_KEYS"] = False
+    QuartSchema(
+        app,
+        openapi_path="/openapi.json",
+        swagger_ui_path="/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        info=Info(title="Algo trading backend", version="0.1.0",
+                  description="Intraday strategies on your own broker account."),
+    )
+    register_request_logging(app)
+    register_error_handlers(app)
+    app.register_blueprint(health.blueprint)
+
+    @app.before_serving
+    async def _open() -> None:
+        install(app, await Resources.open(settings, clock or RealClock()))
+
+    @app.after_serving
+    async def _close() -> None:
+        resources: Resources | None = app.extensions.pop("algo.resources", None)
+        if resources is not None:
+            await resources.close()
+
+    return app

@@ -1,0 +1,70 @@
+"""The pools of the web process, opened in `before_serving` and closed after (STYLE rule 6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from quart import Quart, current_app
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.db.engine import create_engine, session_factory
+from core.nats import connect_nats
+from core.redis import create_redis
+from core.settings import Settings
+
+_KEY = "algo.resources"
+
+
+@dataclass
+class Resources:
+    """One engine, one Redis pool and one NATS connection for the whole process."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis
+    nc: NatsClient
+    js: JetStreamContext
+
+    @classmethod
+    async def open(cls, settings: Settings, clock: Clock) -> Resources:
+        """Connect to PostgreSQL, Redis and NATS."""
+        if not (settings.database_url and settings.redis_url and settings.nats_url):
+            raise RuntimeError("the web process needs ALGO_DATABASE_URL, ALGO_REDIS_URL "
+                               "and ALGO_NATS_URL (algo up sets them)")
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size,
+                               max_overflow=settings.db_max_overflow,
+                               slow_query_ms=settings.slow_query_ms)
+        redis = create_redis(settings.redis_url)
+        try:
+            nc = await connect_nats(settings.nats_url, name="web")
+        except BaseException:
+            await redis.aclose()
+            await engine.dispose()
+            raise
+        return cls(settings, clock, engine, session_factory(engine), redis, nc, nc.jetstream())
+
+    async def close(self) -> None:
+        """Drain NATS, then close Redis and the engine."""
+        try:
+            if not self.nc.is_closed:
+                await self.nc.drain()
+        finally:
+            await self.redis.aclose()
+            await self.engine.dispose()
+
+
+def install(app: Quart, resources: Resources) -> None:
+    """Make `resources` reachable from request handlers."""
+    app.extensions[_KEY] = resources
+
+
+def get_resources() -> Resources:
+    """The current app's resources (inside a request or app context)."""
+    resources: Resources = current_app.extensions[_KEY]
+    return resources
