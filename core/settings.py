@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     slow_query_ms: int = Field(default=100, ge=1)
 
     stream_replicas: int = Field(default=1, ge=1, le=5)
-    commands_max_deliver: int = Field(default=5, ge=1)
     ticks_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
 
     heartbeat_interval_s: float = Field(default=5.0, gt=0)

@@ -6,6 +6,7 @@ servers instead. Every test starts from empty tables, an empty Redis db and fres
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import secrets
@@ -13,6 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from quart import Quart
@@ -24,11 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.db import migrate
 from core.db.base import Base
 from core.db.engine import create_engine, session_factory
+from core.embedded.process import pick_port, tcp_open
 from core.embedded.stack import EmbeddedStack, Endpoints
 from core.nats import connect_nats
 from core.redis import create_redis
 from core.settings import Settings
 from core.streams import ensure_streams
+from tests.stubs import eventually
 from web.app import create_app
 
 
@@ -155,6 +160,22 @@ async def _isolate(endpoints: Endpoints, engine: AsyncEngine) -> None:
 async def app(settings: Settings) -> Quart:
     """A web app on the session's servers (not yet serving)."""
     return create_app(settings)
+
+
+@pytest.fixture
+async def live_server(settings: Settings) -> AsyncIterator[str]:
+    """The app served by Hypercorn on a free loopback port; yields its base URL."""
+    port = pick_port(0)
+    config = HypercornConfig()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.errorlog = None
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(create_app(settings), config, shutdown_trigger=stop.wait))
+    await eventually(lambda: tcp_open("127.0.0.1", port), timeout=10, message="live server")
+    yield f"http://127.0.0.1:{port}"
+    stop.set()
+    await asyncio.wait_for(task, timeout=15)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from quart.typing import TestClientProtocol as HttpClient
 
@@ -120,3 +121,13 @@ async def test_nats_down_is_named_and_recovers(
         return (await fragile_client.get("/health/ready")).status_code == 200
 
     await eventually(recovered, timeout=15, message="readiness after NATS restart")
+
+
+async def test_served_over_real_http(live_server: str) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        response = await http.get("/health/ready", headers={"X-Request-ID": "probe-1"})
+        assert response.status_code == 200
+        assert response.headers["X-Request-ID"] == "probe-1"
+        missing = await http.get("/nope")
+        assert missing.status_code == 404
+        assert missing.json()["error_code"] == "SYS_002"
