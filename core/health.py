@@ -13,6 +13,7 @@ from nats.js import JetStreamContext
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ async def check_db(engine: AsyncEngine, timeout_s: float) -> ComponentHealth:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         pool = engine.pool
-        return {"pool_checked_out": getattr(pool, "checkedout", lambda: None)()}
+        return {"pool_checked_out": pool.checkedout()} if isinstance(pool, QueuePool) else {}
 
     return await _timed("db", probe, timeout_s)
 

@@ -54,7 +54,13 @@ async def run_roles(names: Sequence[str], settings: Settings, *,
                            max_overflow=settings.db_max_overflow,
                            slow_query_ms=settings.slow_query_ms)
     redis = create_redis(settings.redis_url)
-    nc = await connect_nats(settings.nats_url, name=f"pipeline:{','.join(c.role for c in classes)}")
+    try:
+        nc = await connect_nats(settings.nats_url,
+                                name=f"pipeline:{','.join(c.role for c in classes)}")
+    except BaseException:
+        await redis.aclose()
+        await engine.dispose()
+        raise
     ctx = ServiceContext(nc=nc, js=nc.jetstream(), sessions=session_factory(engine), redis=redis,
                          clock=clock or RealClock(), settings=settings,
                          instance=f"{socket.gethostname()}-{os.getpid()}")

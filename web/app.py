@@ -10,7 +10,7 @@ from core.settings import Settings
 from web.blueprints import health
 from web.errors import register_error_handlers
 from web.middleware import register_request_logging
-from web.resources import Resources, install
+from web.resources import Resources, install, uninstall
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -19,7 +19,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
     """Build the web app; its pools open when it starts serving."""
     app = Quart("web")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.config["JSON_SORT_KEYS"] = False
     QuartSchema(
         app,
         openapi_path="/openapi.json",
@@ -39,7 +38,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
 
     @app.after_serving
     async def _close() -> None:
-        resources: Resources | None = app.extensions.pop("algo.resources", None)
+        resources = uninstall(app)
         if resources is not None:
             await resources.close()
 

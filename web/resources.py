@@ -64,6 +64,12 @@ def install(app: Quart, resources: Resources) -> None:
     app.extensions[_KEY] = resources
 
 
+def uninstall(app: Quart) -> Resources | None:
+    """Detach the resources (at shutdown) so they can be closed."""
+    resources: Resources | None = app.extensions.pop(_KEY, None)
+    return resources
+
+
 def get_resources() -> Resources:
     """The current app's resources (inside a request or app context)."""
     resources: Resources = current_app.extensions[_KEY]

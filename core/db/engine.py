@@ -44,12 +44,15 @@ def _log_slow_queries(engine: AsyncEngine, threshold_s: float) -> None:
     @event.listens_for(sync_engine, "before_cursor_execute")
     def _start(conn: Connection, cursor: Any, statement: str, parameters: Any,
                context: ExecutionContext | None, executemany: bool) -> None:
-        conn.info.setdefault("query_start", []).append(time.perf_counter())
+        # A connection runs one statement at a time, so one slot is enough.
+        conn.info["query_start"] = time.perf_counter()
 
     @event.listens_for(sync_engine, "after_cursor_execute")
     def _end(conn: Connection, cursor: Any, statement: str, parameters: Any,
              context: ExecutionContext | None, executemany: bool) -> None:
-        started = conn.info["query_start"].pop()
+        started = conn.info.pop("query_start", None)
+        if started is None:
+            return
         elapsed = time.perf_counter() - started
         if elapsed >= threshold_s:
             log.warning("slow query", extra={"duration_ms": round(elapsed * 1000, 1),

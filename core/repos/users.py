@@ -19,7 +19,7 @@ async def create_user(session: AsyncSession, *, email: str, password_hash: str,
                       role: Role = Role.USER) -> User:
     """Insert a user (the caller commits)."""
     user = User(id=new_id("usr"), email=normalize_email(email), password_hash=password_hash,
-                role=role.value, is_active=True, is_deleted=False)
+                role=role.value, is_active=True)
     session.add(user)
     await session.flush()
     return user
@@ -35,7 +35,7 @@ async def count_active_admins(session: AsyncSession) -> int:
     """How many admins can log in."""
     result = await session.execute(
         select(func.count()).select_from(User).where(
-            User.role == Role.ADMIN.value, User.is_active.is_(True), User.is_deleted.is_(False)))
+            User.role == Role.ADMIN.value, User.is_active.is_(True), User.deleted_at.is_(None)))
     return int(result.scalar_one())
 
 

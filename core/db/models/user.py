@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, Index, String, false, true
+from sqlalchemy import Boolean, CheckConstraint, Index, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, CreatedAt, PrefixedId, Timestamp, UpdatedAt
@@ -10,7 +10,7 @@ from core.db.enums import Role, check_in
 
 
 class User(Base):
-    """A login; e-mail is stored normalised (lower-case) and unique."""
+    """A login; e-mail is stored normalised (lower-case) and unique; deletion is soft."""
 
     __tablename__ = "users"
     __table_args__ = (
@@ -25,7 +25,6 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16), default=Role.USER.value)
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
-    is_deleted: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
     last_login_at: Mapped[Timestamp | None]
