@@ -49,6 +49,16 @@ VAL_TOO_LARGE = _define("VAL_004", 413, "Request body too large")
 # AUTH: authentication and authorisation
 AUTH_REQUIRED = _define("AUTH_001", 401, "Authentication required")
 AUTH_FORBIDDEN = _define("AUTH_002", 403, "Not permitted")
+AUTH_BAD_CREDENTIALS = _define("AUTH_003", 401, "Invalid e-mail or password")
+AUTH_TOKEN_EXPIRED = _define("AUTH_004", 401, "Token expired")
+AUTH_TOKEN_INVALID = _define("AUTH_005", 401, "Token invalid")
+AUTH_TOKEN_REVOKED = _define("AUTH_006", 401, "Token revoked")
+AUTH_EMAIL_TAKEN = _define("AUTH_007", 409, "E-mail already registered")
+AUTH_ACCOUNT_DISABLED = _define("AUTH_008", 401, "Account disabled")
+AUTH_RESET_INVALID = _define("AUTH_009", 400, "Reset token invalid or expired")
+AUTH_REFRESH_REUSED = _define("AUTH_010", 401, "Refresh token reused; its session is revoked")
+AUTH_TICKET_INVALID = _define("AUTH_011", 401, "Stream ticket invalid, used or expired")
+AUTH_LAST_ADMIN = _define("AUTH_012", 409, "The last active admin cannot be removed or demoted")
 
 
 def catalog_markdown() -> str:

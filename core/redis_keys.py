@@ -28,6 +28,11 @@ def denylisted_jti(jti: str) -> str:
     return f"denylist:jti:{jti}"
 
 
+def stream_ticket(ticket_hash: str) -> str:
+    """A single-use SSE ticket (stored by hash, consumed with GETDEL)."""
+    return f"stream_ticket:{ticket_hash}"
+
+
 HALT_GLOBAL = "halt:global"
 
 

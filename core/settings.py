@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     redis_port: int = Field(default=6379, ge=0, le=65535)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_previous_secrets: SecretStr = SecretStr("")
+    jwt_issuer: str = "algo"
+    jwt_audience: str = "algo-api"
+    access_token_ttl_s: int = Field(default=15 * 60, ge=60)
+    refresh_token_ttl_s: int = Field(default=7 * 24 * 3600, ge=3600)
+    password_reset_ttl_s: int = Field(default=30 * 60, ge=60)
+    stream_ticket_ttl_s: int = Field(default=60, ge=5, le=300)
     encryption_keys: SecretStr = SecretStr(DEV_ENCRYPTION_KEYS)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
 
@@ -61,6 +68,14 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
 
     admin_email: str = "admin@algo.local"
+    mailer: Literal["log"] = "log"
+
+    # Rate limits as "requests/seconds" (GCRA in Redis); see core/ratelimit.py.
+    ratelimit_ip: str = "600/60"
+    ratelimit_user: str = "600/60"
+    ratelimit_auth_ip: str = "30/60"
+    ratelimit_login_ip: str = "20/60"
+    ratelimit_login_account: str = "5/300"
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
@@ -76,12 +91,23 @@ class Settings(BaseSettings):
         if self.heartbeat_ttl_s <= self.heartbeat_interval_s:
             raise SettingsError("ALGO_HEARTBEAT_TTL_S must exceed ALGO_HEARTBEAT_INTERVAL_S")
         _ = self.encryption_key_map  # validates the format
+        for name in ("ratelimit_ip", "ratelimit_user", "ratelimit_auth_ip", "ratelimit_login_ip",
+                     "ratelimit_login_account"):
+            parse_rate(getattr(self, name), f"ALGO_{name.upper()}")
+        if self.jwt_secret.get_secret_value() in self.previous_jwt_secrets:
+            raise SettingsError("ALGO_JWT_PREVIOUS_SECRETS must not contain the current secret")
         return self
 
     @cached_property
     def encryption_key_map(self) -> dict[str, bytes]:
         """Key id → 32-byte AES key; the first key listed encrypts, all decrypt."""
         return parse_encryption_keys(self.encryption_keys.get_secret_value())
+
+    @property
+    def previous_jwt_secrets(self) -> list[str]:
+        """Retired signing secrets still accepted for verification (key rotation)."""
+        raw = self.jwt_previous_secrets.get_secret_value()
+        return [s.strip() for s in raw.split(",") if s.strip()]
 
     @property
     def embedded(self) -> bool:
@@ -108,3 +134,15 @@ def parse_encryption_keys(raw: str) -> dict[str, bytes]:
     if not keys:
         raise SettingsError("ALGO_ENCRYPTION_KEYS is empty")
     return keys
+
+
+def parse_rate(raw: str, name: str = "rate") -> tuple[int, float]:
+    """Parse `"requests/seconds"`, e.g. `"5/300"`, into (limit, window seconds)."""
+    count, sep, window = raw.partition("/")
+    try:
+        limit, seconds = int(count), float(window)
+    except ValueError:
+        limit, seconds = 0, 0.0
+    if not sep or limit <= 0 or seconds <= 0:
+        raise SettingsError(f"{name} must look like 'requests/seconds', e.g. '5/300'")
+    return limit, seconds

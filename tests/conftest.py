@@ -27,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.db import migrate
 from core.db.base import Base
 from core.db.engine import create_engine, session_factory
+from core.embedded.nats_server import EmbeddedNats
 from core.embedded.process import pick_port, tcp_open
+from core.embedded.redis_server import EmbeddedRedis
 from core.embedded.stack import EmbeddedStack, Endpoints
 from core.nats import connect_nats
 from core.redis import create_redis
@@ -53,6 +55,12 @@ def make_settings(endpoints: Endpoints | None, data_dir: Path, **overrides: obje
         "nats_port": 0,
         "nats_monitor_port": 0,
         "redis_port": 0,
+        # Generous limits; the rate-limit tests set their own.
+        "ratelimit_ip": "10000/60",
+        "ratelimit_user": "10000/60",
+        "ratelimit_auth_ip": "10000/60",
+        "ratelimit_login_ip": "10000/60",
+        "ratelimit_login_account": "10000/60",
     }
     if endpoints is not None:
         values.update(nats_url=endpoints.nats_url, database_url=endpoints.database_url,
@@ -182,4 +190,32 @@ async def live_server(settings: Settings) -> AsyncIterator[str]:
 async def client(app: Quart) -> AsyncIterator[HttpClient]:
     """A test client of the running app (its lifespan hooks have run)."""
     async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+@pytest.fixture
+def private_servers(tmp_path: Path) -> Iterator[tuple[EmbeddedNats, EmbeddedRedis]]:
+    """A NATS and a Redis of this test's own, so they can be stopped."""
+    nats = EmbeddedNats(tmp_path / "nats", pick_port(0), pick_port(0))
+    redis = EmbeddedRedis(tmp_path / "redis", pick_port(0), persistent=False)
+    nats.start()
+    redis.start()
+    yield nats, redis
+    redis.stop()
+    nats.stop()
+
+
+@pytest.fixture
+async def fragile_app(private_servers: tuple[EmbeddedNats, EmbeddedRedis],
+                      endpoints: Endpoints, tmp_path: Path) -> Quart:
+    """An app on the session's PostgreSQL but this test's own NATS and Redis."""
+    nats, redis = private_servers
+    return create_app(make_settings(endpoints, tmp_path, nats_url=nats.url, redis_url=redis.url,
+                                    health_timeout_s=0.5))
+
+
+@pytest.fixture
+async def fragile_client(fragile_app: Quart) -> AsyncIterator[HttpClient]:
+    """A test client of `fragile_app`."""
+    async with fragile_app.test_app() as test_app:
         yield test_app.test_client()

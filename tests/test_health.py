@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 from quart.typing import TestClientProtocol as HttpClient
 
 from core.embedded.nats_server import EmbeddedNats
-from core.embedded.process import pick_port
 from core.embedded.redis_server import EmbeddedRedis
-from core.embedded.stack import Endpoints
-from core.settings import Settings
-from tests.conftest import make_settings
 from tests.stubs import eventually
-from web.app import create_app
 
 
 async def test_all_healthy(client: HttpClient) -> None:
@@ -44,30 +36,6 @@ async def test_live_touches_nothing(client: HttpClient) -> None:
     response = await client.get("/health/live")
     assert response.status_code == 200
     assert await response.get_json() == {"status": "ok"}
-
-
-@pytest.fixture
-def private_servers(tmp_path: Path) -> Iterator[tuple[EmbeddedNats, EmbeddedRedis]]:
-    """A NATS and a Redis of this test's own, so they can be stopped."""
-    nats = EmbeddedNats(tmp_path / "nats", pick_port(0), pick_port(0))
-    redis = EmbeddedRedis(tmp_path / "redis", pick_port(0), persistent=False)
-    nats.start()
-    redis.start()
-    yield nats, redis
-    redis.stop()
-    nats.stop()
-
-
-@pytest.fixture
-async def fragile_client(private_servers: tuple[EmbeddedNats, EmbeddedRedis],
-                         endpoints: Endpoints, tmp_path: Path,
-                         ) -> AsyncIterator[HttpClient]:
-    nats, redis = private_servers
-    settings: Settings = make_settings(endpoints, tmp_path, nats_url=nats.url,
-                                       redis_url=redis.url, health_timeout_s=0.5)
-    app = create_app(settings)
-    async with app.test_app() as test_app:
-        yield test_app.test_client()
 
 
 async def test_redis_down_is_named_and_recovers(

@@ -7,9 +7,10 @@ from quart_schema import Info, QuartSchema
 
 from core.clock import Clock, RealClock
 from core.settings import Settings
-from web.blueprints import health
+from web.blueprints import admin_users, auth, health
 from web.errors import register_error_handlers
 from web.middleware import register_request_logging
+from web.ratelimit import register_rate_limits
 from web.resources import Resources, install, uninstall
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -27,10 +28,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
         scalar_ui_path=None,
         info=Info(title="Algo trading backend", version="0.1.0",
                   description="Intraday strategies on your own broker account."),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
     )
     register_request_logging(app)
     register_error_handlers(app)
-    app.register_blueprint(health.blueprint)
+    register_rate_limits(app)
+    for blueprint in (health.blueprint, auth.blueprint, admin_users.blueprint):
+        app.register_blueprint(blueprint)
 
     @app.before_serving
     async def _open() -> None:

@@ -15,6 +15,7 @@ from core.db.engine import create_engine, session_factory
 from core.nats import connect_nats
 from core.redis import create_redis
 from core.settings import Settings
+from web.services import Services, build_services
 
 _KEY = "algo.resources"
 
@@ -30,6 +31,7 @@ class Resources:
     redis: Redis
     nc: NatsClient
     js: JetStreamContext
+    services: Services
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock) -> Resources:
@@ -47,11 +49,14 @@ class Resources:
             await redis.aclose()
             await engine.dispose()
             raise
-        return cls(settings, clock, engine, session_factory(engine), redis, nc, nc.jetstream())
+        sessions = session_factory(engine)
+        return cls(settings, clock, engine, sessions, redis, nc, nc.jetstream(),
+                   build_services(settings, clock, sessions, redis))
 
     async def close(self) -> None:
         """Drain NATS, then close Redis and the engine."""
         try:
+            await self.services.resets.drain()
             if not self.nc.is_closed:
                 await self.nc.drain()
         finally:

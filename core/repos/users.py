@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import Role
@@ -17,11 +20,20 @@ def normalize_email(email: str) -> str:
 
 async def create_user(session: AsyncSession, *, email: str, password_hash: str,
                       role: Role = Role.USER) -> User:
-    """Insert a user (the caller commits)."""
+    """Insert a user (the caller commits); the unique index refuses a taken e-mail."""
     user = User(id=new_id("usr"), email=normalize_email(email), password_hash=password_hash,
                 role=role.value, is_active=True)
     session.add(user)
     await session.flush()
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: str, *,
+                   include_deleted: bool = False) -> User | None:
+    """A user by id; deleted users only when asked."""
+    user = await session.get(User, user_id)
+    if user is None or (user.deleted_at is not None and not include_deleted):
+        return None
     return user
 
 
@@ -39,7 +51,71 @@ async def count_active_admins(session: AsyncSession) -> int:
     return int(result.scalar_one())
 
 
+async def lock_admin_set(session: AsyncSession) -> None:
+    """Serialise changes that could leave no active admin (held until commit)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('algo.admins'))"))
+
+
 async def count_users(session: AsyncSession) -> int:
     """How many users exist (deleted ones included)."""
     result = await session.execute(select(func.count()).select_from(User))
     return int(result.scalar_one())
+
+
+async def record_login(session: AsyncSession, user_id: str, now: datetime) -> None:
+    """Set `last_login_at`."""
+    await session.execute(update(User).where(User.id == user_id).values(last_login_at=now))
+
+
+async def set_password(session: AsyncSession, user_id: str, password_hash: str,
+                       now: datetime) -> None:
+    """Replace the password hash; tokens issued before `now` stop working."""
+    await session.execute(update(User).where(User.id == user_id)
+                          .values(password_hash=password_hash, password_changed_at=now))
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    """Admin list filters."""
+
+    role: Role | None = None
+    is_active: bool | None = None
+    search: str | None = None
+    include_deleted: bool = False
+
+
+async def list_users(session: AsyncSession, flt: UserFilter, *, limit: int,
+                     before_id: str | None) -> list[User]:
+    """Users newest first, `limit` of them, starting after the cursor id (ids sort by time)."""
+    query = select(User).order_by(User.id.desc()).limit(limit)
+    if not flt.include_deleted:
+        query = query.where(User.deleted_at.is_(None))
+    if flt.role is not None:
+        query = query.where(User.role == flt.role.value)
+    if flt.is_active is not None:
+        query = query.where(User.is_active.is_(flt.is_active))
+    if flt.search:
+        escaped = flt.search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(User.email.like(f"%{escaped}%", escape="\\"))
+    if before_id is not None:
+        query = query.where(User.id < before_id)
+    result = await session.execute(query)
+    return list(result.scalars())
+
+
+async def update_user(session: AsyncSession, user_id: str, *, role: Role | None,
+                      is_active: bool | None) -> None:
+    """Change role and/or active flag."""
+    values: dict[str, object] = {}
+    if role is not None:
+        values["role"] = role.value
+    if is_active is not None:
+        values["is_active"] = is_active
+    if values:
+        await session.execute(update(User).where(User.id == user_id).values(**values))
+
+
+async def soft_delete(session: AsyncSession, user_id: str, now: datetime) -> None:
+    """Deactivate and mark deleted; the row stays for audit and order history."""
+    await session.execute(update(User).where(User.id == user_id)
+                          .values(is_active=False, deleted_at=now))

@@ -1,0 +1,1 @@
+"""Accounts: tokens, sessions, password resets, stream tickets."""

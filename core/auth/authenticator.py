@@ -1,0 +1,98 @@
+"""Access-token and stream-ticket verification, the access-token denylist (ACC-4, LIVE-2)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core import error_codes, redis_keys
+from core.auth.principal import Principal
+from core.auth.tokens import Claims, TokenCodec, TokenType
+from core.clock import Clock
+from core.db.enums import Role
+from core.db.models import User
+from core.errors import AuthenticationFailed, Unavailable
+from core.repos import users
+
+
+def _redis_down(exc: Exception) -> Unavailable:
+    # Fail closed: without the denylist a logged-out token could still be used.
+    return Unavailable("Authentication store unavailable", details={"component": "redis"})
+
+
+class Authenticator:
+    """Turns a bearer token or a stream ticket into a Principal, or refuses."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis,
+                 codec: TokenCodec, clock: Clock, ticket_ttl_s: int) -> None:
+        self._sessions = sessions
+        self._redis = redis
+        self._codec = codec
+        self._clock = clock
+        self._ticket_ttl_s = ticket_ttl_s
+
+    async def authenticate(self, token: str) -> Principal:
+        """Verify an access token: signature, claims, denylist, and the user's current state."""
+        claims = self._codec.verify(token, TokenType.ACCESS)
+        try:
+            denied = await self._redis.exists(redis_keys.denylisted_jti(claims.jti))
+        except RedisError as exc:
+            raise _redis_down(exc) from exc
+        if denied:
+            raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
+        async with self._sessions() as session:
+            user = await users.get_user(session, claims.sub, include_deleted=True)
+        return self._principal(user, claims)
+
+    def _principal(self, user: User | None, claims: Claims | None) -> Principal:
+        if user is None or user.deleted_at is not None:
+            raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
+        if not user.is_active:
+            raise AuthenticationFailed(code=error_codes.AUTH_ACCOUNT_DISABLED)
+        if claims is not None and user.password_changed_at is not None \
+                and claims.iat < int(user.password_changed_at.timestamp()):
+            raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
+        return Principal(user_id=user.id, role=Role(user.role), email=user.email,
+                         jti=claims.jti if claims else None,
+                         expires_at=claims.exp if claims else None)
+
+    async def denylist(self, principal: Principal) -> None:
+        """Refuse this access token from now until it would have expired anyway."""
+        if principal.jti is None or principal.expires_at is None:
+            return
+        ttl = principal.expires_at - int(self._clock.now().timestamp()) + 60
+        if ttl > 0:
+            try:
+                await self._redis.set(redis_keys.denylisted_jti(principal.jti), "1", ex=ttl)
+            except RedisError as exc:
+                raise _redis_down(exc) from exc
+
+    async def issue_ticket(self, principal: Principal) -> str:
+        """A single-use ticket for SSE clients that cannot send headers."""
+        ticket = secrets.token_urlsafe(32)
+        try:
+            await self._redis.set(redis_keys.stream_ticket(_digest(ticket)), principal.user_id,
+                                  ex=self._ticket_ttl_s)
+        except RedisError as exc:
+            raise _redis_down(exc) from exc
+        return ticket
+
+    async def redeem_ticket(self, ticket: str) -> Principal:
+        """Consume a ticket (GETDEL: a second use finds nothing)."""
+        try:
+            user_id = await self._redis.getdel(redis_keys.stream_ticket(_digest(ticket)))
+        except RedisError as exc:
+            raise _redis_down(exc) from exc
+        if not user_id:
+            raise AuthenticationFailed(code=error_codes.AUTH_TICKET_INVALID)
+        async with self._sessions() as session:
+            user = await users.get_user(session, str(user_id), include_deleted=True)
+        return self._principal(user, None)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()

@@ -1,0 +1,24 @@
+"""Who is calling: the result of authenticating a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.db.enums import Role
+from core.rbac import Permission, allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller; `role` is read from the database, not trusted from the token."""
+
+    user_id: str
+    role: Role
+    email: str
+    jti: str | None
+    """The access token's id (None when authenticated by a stream ticket)."""
+    expires_at: int | None
+
+    def can(self, permission: Permission) -> bool:
+        """True if the caller's role holds `permission`."""
+        return allowed(self.role, permission)

@@ -1,0 +1,65 @@
+"""Rate limits in Redis: GCRA, atomic in one Lua call, on Redis's own clock (ACC-7).
+
+GCRA keeps one key per bucket (the theoretical arrival time), so a limit costs one
+round trip and no sorted sets; `limit` requests may come in a burst, then one every
+`window / limit` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from redis.asyncio import Redis
+
+from core import redis_keys
+
+_GCRA: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - interval * burst
+if now < allow_at then
+  return {0, allow_at - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
+return {1, 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """`limit` requests per `window_s` seconds."""
+
+    limit: int
+    window_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one hit."""
+
+    allowed: bool
+    retry_after_s: int
+
+
+class RateLimiter:
+    """Counts hits per (scope, key) against a Rate."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._script = redis.register_script(_GCRA)
+
+    async def hit(self, scope: str, key: str, rate: Rate) -> Decision:
+        """Record one request; raises redis errors to the caller, who decides open/closed."""
+        interval_ms = rate.window_s * 1000 / rate.limit
+        allowed, wait_ms = await self._script(
+            keys=[redis_keys.rate_limit(scope, key)], args=[interval_ms, rate.limit])
+        if int(allowed):
+            return Decision(True, 0)
+        return Decision(False, max(1, math.ceil(float(wait_ms) / 1000)))

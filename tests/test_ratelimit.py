@@ -1,0 +1,96 @@
+"""Rate limits: 429 with Retry-After, per IP and per account; fail closed without Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as HttpClient
+from redis.asyncio import Redis
+
+from core.embedded.nats_server import EmbeddedNats
+from core.embedded.redis_server import EmbeddedRedis
+from core.embedded.stack import Endpoints
+from core.ratelimit import Rate, RateLimiter
+from tests.conftest import make_settings
+from tests.stubs import PASSWORD, bearer, register, signup
+from web.app import create_app
+
+
+@pytest.fixture
+async def strict_client(endpoints: Endpoints, tmp_path: Path) -> AsyncIterator[HttpClient]:
+    settings = make_settings(endpoints, tmp_path, ratelimit_login_ip="4/60",
+                             ratelimit_login_account="3/300", ratelimit_auth_ip="5/60",
+                             ratelimit_user="6/60", ratelimit_ip="1000/60")
+    app: Quart = create_app(settings)
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+async def _login(client: HttpClient, email: str) -> int:
+    response = await client.post("/auth/login", json={"email": email, "password": "wrong-pw"})
+    return response.status_code
+
+
+async def test_login_per_account_limit(strict_client: HttpClient) -> None:
+    codes = [await _login(strict_client, "target@example.com") for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    response = await strict_client.post("/auth/login", json={"email": "TARGET@example.com",
+                                                             "password": "wrong-pw"})
+    assert response.status_code == 429
+    body = await response.get_json()
+    assert body["error_code"] == "SYS_005"
+    assert set(body) == {"error_code", "message", "details", "trace_id"}
+    retry = int(response.headers["Retry-After"])
+    assert 1 <= retry <= 100
+
+
+async def test_login_per_ip_limit(strict_client: HttpClient) -> None:
+    codes = [await _login(strict_client, f"user{i}@example.com") for i in range(5)]
+    assert codes == [401, 401, 401, 401, 429]
+
+
+async def test_auth_group_per_ip_limit(strict_client: HttpClient) -> None:
+    codes = []
+    for i in range(6):
+        response = await strict_client.post("/auth/forgot-password",
+                                            json={"email": f"u{i}@example.com"})
+        codes.append(response.status_code)
+    assert codes == [202] * 5 + [429]
+
+
+async def test_per_user_limit(strict_client: HttpClient) -> None:
+    tokens = await signup(strict_client, "busy@example.com")
+    codes = [(await strict_client.get("/auth/me", headers=bearer(tokens["access_token"])))
+             .status_code for _ in range(7)]
+    assert codes == [200] * 6 + [429]
+
+
+async def test_health_is_never_limited(strict_client: HttpClient) -> None:
+    for _ in range(20):
+        assert (await strict_client.get("/health/live")).status_code == 200
+
+
+async def test_gcra_allows_burst_then_spaces(redis: Redis) -> None:
+    limiter = RateLimiter(redis)
+    rate = Rate(limit=3, window_s=60)
+    decisions = [await limiter.hit("t", "k", rate) for _ in range(4)]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert 15 <= decisions[-1].retry_after_s <= 20  # one slot every 20 s
+    assert (await limiter.hit("t", "other", rate)).allowed
+
+
+async def test_auth_limits_fail_closed_when_redis_is_down(
+        fragile_client: HttpClient,
+        private_servers: tuple[EmbeddedNats, EmbeddedRedis]) -> None:
+    await register(fragile_client, "x@example.com")
+    _, redis = private_servers
+    redis.stop()
+    response = await fragile_client.post("/auth/login", json={"email": "x@example.com",
+                                                              "password": PASSWORD})
+    assert response.status_code == 503
+    body = await response.get_json()
+    assert body["error_code"] == "SYS_004"
+    assert body["details"] == {"component": "redis"}

@@ -1,0 +1,80 @@
+"""Rate limits on routes: per IP by route group, per user after authentication (ACC-7).
+
+Groups: `api` (everything by default), `auth` (register, refresh, password reset) and
+`login` (plus a per-account limit in the route). Auth groups fail closed (503) when Redis
+is down; the others let the request through and log it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Final, TypeVar
+
+from quart import Quart, current_app, request
+from redis.exceptions import RedisError
+
+from core import error_codes
+from core.errors import RateLimited, Unavailable
+from core.ratelimit import Rate
+from core.settings import Settings, parse_rate
+from web.resources import get_resources
+
+log = logging.getLogger("algo.web.ratelimit")
+
+F = TypeVar("F", bound=Callable[..., object])
+
+_ATTR: Final = "_algo_rate_group"
+FAIL_CLOSED: Final = frozenset({"auth", "login"})
+_EXEMPT_PREFIXES: Final = ("/health", "/openapi.json", "/docs")
+
+
+def rate_group(group: str) -> Callable[[F], F]:
+    """Put a route in a rate-limit group (default `api`)."""
+
+    def mark(func: F) -> F:
+        setattr(func, _ATTR, group)
+        return func
+
+    return mark
+
+
+def rates(settings: Settings) -> dict[str, Rate]:
+    """The configured rates by name."""
+    names = {"api": settings.ratelimit_ip, "user": settings.ratelimit_user,
+             "auth": settings.ratelimit_auth_ip, "login": settings.ratelimit_login_ip,
+             "login_account": settings.ratelimit_login_account}
+    return {k: Rate(*parse_rate(v)) for k, v in names.items()}
+
+
+async def enforce(scope: str, key: str, *, fail_closed: bool) -> None:
+    """Count one request in `scope` for `key`; raise 429, or 503 when Redis is down."""
+    res = get_resources()
+    rate = rates(res.settings)[scope]
+    try:
+        decision = await res.services.limiter.hit(scope, key, rate)
+    except RedisError as exc:
+        if fail_closed:
+            raise Unavailable("Rate limiter unavailable",
+                              details={"component": "redis"}) from exc
+        log.warning("rate limiter unavailable; request allowed", extra={"scope": scope})
+        return
+    if not decision.allowed:
+        raise RateLimited(decision.retry_after_s, code=error_codes.SYS_RATE_LIMITED)
+
+
+def client_ip() -> str:
+    """The caller's address (proxies are trusted only once TLS termination is configured)."""
+    return request.remote_addr or "unknown"
+
+
+def register_rate_limits(app: Quart) -> None:
+    """Apply the per-IP limit of each route's group before it runs."""
+
+    @app.before_request
+    async def _per_ip() -> None:
+        if request.path.startswith(_EXEMPT_PREFIXES):
+            return
+        view = current_app.view_functions.get(request.endpoint or "")
+        group = getattr(view, _ATTR, "api") if view is not None else "api"
+        await enforce(group, client_ip(), fail_closed=group in FAIL_CLOSED)

@@ -1,0 +1,74 @@
+"""`get_current_user` and the permission guard for routes (ACC-6)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Final, ParamSpec, TypeVar
+
+from quart import g, request
+
+from core import error_codes
+from core.auth.principal import Principal
+from core.errors import AuthenticationFailed, PermissionDenied
+from core.rbac import Permission
+from core.repos.audit import Actor
+from web.ratelimit import client_ip, enforce
+from web.resources import get_resources
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ACCESS_COOKIE: Final = "algo_access"
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.cookies.get(ACCESS_COOKIE) or None
+
+
+async def get_current_user() -> Principal:
+    """The authenticated caller of this request (authenticated once per request)."""
+    cached: Principal | None = g.get("principal")
+    if cached is not None:
+        return cached
+    token = _bearer()
+    if token is None:
+        raise AuthenticationFailed(code=error_codes.AUTH_REQUIRED)
+    principal = await get_resources().services.authenticator.authenticate(token)
+    g.principal = principal
+    await enforce("user", principal.user_id, fail_closed=False)
+    return principal
+
+
+def current_principal() -> Principal:
+    """The principal set by `require` (inside a guarded route)."""
+    principal: Principal = g.principal
+    return principal
+
+
+def actor() -> Actor:
+    """The current caller as an audit actor."""
+    principal = current_principal()
+    return Actor(principal.user_id, principal.role.value, client_ip(),
+                 request.headers.get("User-Agent"))
+
+
+def require(permission: Permission) -> Callable[[Callable[P, Awaitable[R]]],
+                                                  Callable[P, Awaitable[R]]]:
+    """Guard a route: 401 without a valid token, 403 without `permission`."""
+
+    def decorate(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @wraps(func)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            principal = await get_current_user()
+            if not principal.can(permission):
+                raise PermissionDenied(details={"permission": permission.value})
+            return await func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,49 @@
+"""The account services of the web process, built once on top of its pools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.auth.accounts import Accounts
+from core.auth.admin_users import AdminUsers
+from core.auth.authenticator import Authenticator
+from core.auth.resets import PasswordResets
+from core.auth.tokens import TokenCodec
+from core.clock import Clock
+from core.mail import LogMailer, Mailer
+from core.ratelimit import RateLimiter
+from core.settings import Settings
+
+
+@dataclass
+class Services:
+    """Everything a route may call."""
+
+    authenticator: Authenticator
+    accounts: Accounts
+    resets: PasswordResets
+    admin_users: AdminUsers
+    limiter: RateLimiter
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    """The configured mail sender (MVP: log + outbox file in the data dir)."""
+    return LogMailer(settings.data_dir / "outbox")
+
+
+def build_services(settings: Settings, clock: Clock, sessions: async_sessionmaker[AsyncSession],
+                   redis: Redis) -> Services:
+    """Wire the services from settings and pools."""
+    codec = TokenCodec(settings, clock)
+    authenticator = Authenticator(sessions, redis, codec, clock, settings.stream_ticket_ttl_s)
+    return Services(
+        authenticator=authenticator,
+        accounts=Accounts(sessions, codec, authenticator, clock, settings.bcrypt_rounds),
+        resets=PasswordResets(sessions, build_mailer(settings), clock,
+                              settings.password_reset_ttl_s, settings.bcrypt_rounds),
+        admin_users=AdminUsers(sessions, clock, settings.bcrypt_rounds),
+        limiter=RateLimiter(redis),
+    )
