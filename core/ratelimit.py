@@ -27,7 +27,7 @@ local allow_at = new_tat - interval * burst
 if now < allow_at then
   return {0, allow_at - now}
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
+redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
 return {1, 0}
 """
 

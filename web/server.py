@@ -21,6 +21,9 @@ async def serve_forever(settings: Settings) -> None:
     config.accesslog = None
     config.errorlog = None  # hypercorn's lines go through our JSON root logger instead
     config.graceful_timeout = settings.shutdown_timeout_s
+    # Longer than a load balancer's idle timeout (60 s on AWS ALB), so the proxy, not
+    # us, closes idle keep-alive connections and never sends on one we just closed.
+    config.keep_alive_timeout = 75
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

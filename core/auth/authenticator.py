@@ -14,7 +14,6 @@ from core.auth.principal import Principal
 from core.auth.tokens import Claims, TokenCodec, TokenType
 from core.clock import Clock
 from core.db.enums import Role
-from core.db.models import User
 from core.errors import AuthenticationFailed, Unavailable
 from core.repos import users
 
@@ -45,10 +44,10 @@ class Authenticator:
         if denied:
             raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
         async with self._sessions() as session:
-            user = await users.get_user(session, claims.sub, include_deleted=True)
+            user = await users.get_auth_view(session, claims.sub)
         return self._principal(user, claims)
 
-    def _principal(self, user: User | None, claims: Claims | None) -> Principal:
+    def _principal(self, user: users.AuthView | None, claims: Claims | None) -> Principal:
         if user is None or user.deleted_at is not None:
             raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
         if not user.is_active:
@@ -58,7 +57,8 @@ class Authenticator:
             raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
         return Principal(user_id=user.id, role=Role(user.role), email=user.email,
                          jti=claims.jti if claims else None,
-                         expires_at=claims.exp if claims else None)
+                         expires_at=claims.exp if claims else None,
+                         created_at=user.created_at, last_login_at=user.last_login_at)
 
     async def denylist(self, principal: Principal) -> None:
         """Refuse this access token from now until it would have expired anyway."""
@@ -90,7 +90,7 @@ class Authenticator:
         if not user_id:
             raise AuthenticationFailed(code=error_codes.AUTH_TICKET_INVALID)
         async with self._sessions() as session:
-            user = await users.get_user(session, str(user_id), include_deleted=True)
+            user = await users.get_auth_view(session, str(user_id))
         return self._principal(user, None)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.db.enums import Role
 from core.rbac import Permission, allowed
@@ -18,6 +19,8 @@ class Principal:
     jti: str | None
     """The access token's id (None when authenticated by a stream ticket)."""
     expires_at: int | None
+    created_at: datetime
+    last_login_at: datetime | None
 
     def can(self, permission: Permission) -> bool:
         """True if the caller's role holds `permission`."""

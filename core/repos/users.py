@@ -37,6 +37,30 @@ async def get_user(session: AsyncSession, user_id: str, *,
     return user
 
 
+@dataclass(frozen=True, slots=True)
+class AuthView:
+    """What authenticating a request needs to know of a user (a light row, no ORM object)."""
+
+    id: str
+    email: str
+    role: str
+    is_active: bool
+    deleted_at: datetime | None
+    password_changed_at: datetime | None
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+_AUTH_COLUMNS = (User.id, User.email, User.role, User.is_active, User.deleted_at,
+                 User.password_changed_at, User.created_at, User.last_login_at)
+
+
+async def get_auth_view(session: AsyncSession, user_id: str) -> AuthView | None:
+    """The authentication-relevant columns of a user, deleted ones included."""
+    row = (await session.execute(select(*_AUTH_COLUMNS).where(User.id == user_id))).first()
+    return AuthView(*row) if row is not None else None
+
+
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     """The user with this e-mail, deleted ones included."""
     result = await session.execute(select(User).where(User.email == normalize_email(email)))

@@ -9,7 +9,6 @@ from quart_schema import validate_request, validate_response
 
 from core.auth.accounts import ClientInfo, TokenPair
 from core.rbac import Permission
-from core.repos import users
 from web.ratelimit import client_ip, enforce, rate_group
 from web.resources import get_resources
 from web.schemas.auth import (
@@ -109,11 +108,10 @@ async def reset_password(data: ResetPasswordIn) -> tuple[str, int]:
 @validate_response(UserOut)
 async def me() -> UserOut:
     """The caller's own account."""
-    res = get_resources()
-    async with res.sessions() as session:
-        user = await users.get_user(session, current_principal().user_id)
-    assert user is not None  # authentication just loaded it
-    return UserOut.model_validate(user, from_attributes=True)
+    principal = current_principal()  # authentication has just read the account
+    return UserOut(id=principal.user_id, email=principal.email, role=principal.role,
+                   is_active=True, created_at=principal.created_at,
+                   last_login_at=principal.last_login_at)
 
 
 @blueprint.post("/stream-ticket")
