@@ -20,4 +20,4 @@ def create_redis(url: str, *, timeout_s: float = 2.0, max_connections: int = 64)
         max_connections=max_connections,
         timeout=timeout_s,
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
