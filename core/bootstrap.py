@@ -8,10 +8,20 @@ from dataclasses import dataclass
 from core.db.engine import create_engine, session_factory
 from core.db.enums import Role
 from core.nats import connect_nats
-from core.repos import users
+from core.repos import instruments, users
 from core.security.passwords import hash_password_async
 from core.settings import Settings
 from core.streams import StreamChange, StreamSpecOptions, ensure_streams
+
+
+async def seed_reference_data(database_url: str) -> int:
+    """Load the bundled instrument list (idempotent); returns how many instruments."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            return await instruments.seed_bundled(session)
+    finally:
+        await engine.dispose()
 
 
 def stream_options(settings: Settings) -> StreamSpecOptions:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core import aio
-from core.bootstrap import create_account, create_streams
+from core.bootstrap import create_account, create_streams, seed_reference_data
 from core.db import migrate
 from core.db.enums import Role
 from core.error_codes import catalog_markdown
@@ -37,8 +37,10 @@ def _cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    migrate.upgrade(_require(settings.database_url, "ALGO_DATABASE_URL"), args.revision)
-    print(f"database at {args.revision}")
+    url = _require(settings.database_url, "ALGO_DATABASE_URL")
+    migrate.upgrade(url, args.revision)
+    count = aio.run(seed_reference_data(url))
+    print(f"database at {args.revision}; {count} bundled instruments present")
     return 0
 
 

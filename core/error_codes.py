@@ -39,6 +39,7 @@ SYS_UNAVAILABLE = _define("SYS_004", 503, "A required service is unavailable")
 SYS_RATE_LIMITED = _define("SYS_005", 429, "Too many requests")
 SYS_HALTED = _define("SYS_006", 503, "Trading is halted")
 SYS_CONFLICT = _define("SYS_007", 409, "Not allowed in the current state")
+SYS_CALENDAR_NOT_COVERED = _define("SYS_008", 409, "The trading calendar does not cover this date")
 
 # VAL: request validation
 VAL_INVALID = _define("VAL_001", 422, "Request validation failed")

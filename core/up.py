@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from core import aio
-from core.bootstrap import NewAccount, create_streams, seed_admin
+from core.bootstrap import NewAccount, create_streams, seed_admin, seed_reference_data
 from core.db import migrate
 from core.embedded.process import pick_port, wait_until
 from core.embedded.stack import EmbeddedStack, Endpoints
@@ -100,6 +100,7 @@ class Supervisor:
             endpoints = self.stack.start()
             print(f"servers ready: {', '.join(endpoints.started) or 'external'}", flush=True)
             migrate.upgrade(endpoints.database_url)
+            aio.run(seed_reference_data(endpoints.database_url))
             aio.run(create_streams(self.settings, endpoints.nats_url))
             admin = aio.run(seed_admin(self.settings, endpoints.database_url))
             web_port = pick_port(self.settings.web_port, self.settings.web_host)

@@ -24,6 +24,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core import aio
+from core.bootstrap import seed_reference_data
 from core.db import migrate
 from core.db.base import Base
 from core.db.engine import create_engine, session_factory
@@ -37,6 +39,8 @@ from core.settings import Settings
 from core.streams import ensure_streams
 from tests.stubs import eventually
 from web.app import create_app
+
+REFERENCE_TABLES = frozenset({"instruments"})
 
 
 def make_settings(endpoints: Endpoints | None, data_dir: Path, **overrides: object) -> Settings:
@@ -88,6 +92,7 @@ def stack(session_dir: Path) -> Iterator[EmbeddedStack]:
     endpoints = embedded.start()
     try:
         migrate.upgrade(endpoints.database_url)
+        aio.run(seed_reference_data(endpoints.database_url))
         yield embedded
     finally:
         embedded.stop()
@@ -145,7 +150,9 @@ def js(nc: NatsClient) -> JetStreamContext:
 @pytest.fixture(autouse=True)
 async def _isolate(endpoints: Endpoints, engine: AsyncEngine) -> None:
     """Empty tables, an empty Redis db and fresh streams before each test."""
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    # Reference data (the instrument list) stays; everything else starts empty.
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables
+                       if t.name not in REFERENCE_TABLES)
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     client = create_redis(endpoints.redis_url)

@@ -18,7 +18,7 @@ from core.embedded.stack import EmbeddedStack
 EXPECTED_TABLES = {
     "users", "refresh_tokens", "password_resets", "broker_credentials", "strategies", "orders",
     "order_logs", "audit_logs", "notifications", "notification_preferences", "error_logs",
-    "daily_user_stats", "trading_calendar_overrides",
+    "daily_user_stats", "trading_calendar_overrides", "instruments", "trading_calendar_years",
 }
 
 

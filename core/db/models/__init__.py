@@ -4,6 +4,7 @@ from core.db.models.audit_log import AuditLog
 from core.db.models.broker_credential import BrokerCredential
 from core.db.models.daily_user_stats import DailyUserStats
 from core.db.models.error_log import ErrorLog
+from core.db.models.instrument import Instrument
 from core.db.models.notification import Notification, NotificationPreference
 from core.db.models.order import Order
 from core.db.models.order_log import OrderLog
@@ -11,6 +12,7 @@ from core.db.models.password_reset import PasswordReset
 from core.db.models.refresh_token import RefreshToken
 from core.db.models.strategy import Strategy
 from core.db.models.trading_calendar_override import TradingCalendarOverride
+from core.db.models.trading_calendar_year import TradingCalendarYear
 from core.db.models.user import User
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "BrokerCredential",
     "DailyUserStats",
     "ErrorLog",
+    "Instrument",
     "Notification",
     "NotificationPreference",
     "Order",
@@ -26,5 +29,6 @@ __all__ = [
     "RefreshToken",
     "Strategy",
     "TradingCalendarOverride",
+    "TradingCalendarYear",
     "User",
 ]
