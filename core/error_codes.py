@@ -62,6 +62,20 @@ AUTH_TICKET_INVALID = _define("AUTH_011", 401, "Stream ticket invalid, used or e
 AUTH_LAST_ADMIN = _define("AUTH_012", 409, "The last active admin cannot be removed or demoted")
 
 
+# STR: strategies
+STR_UNKNOWN_SYMBOL = _define("STR_001", 422, "Unknown symbol")
+STR_TIME_ORDER = _define("STR_002", 422, "buy_time must be before sell_time")
+STR_OUTSIDE_MARKET = _define("STR_003", 422, "Times must lie within 09:15-15:30 IST")
+STR_BAD_STOP_LOSS = _define("STR_004", 422, "Stop-loss is missing or not sane")
+STR_QUANTITY = _define("STR_005", 422, "Quantity must be positive and within the cap")
+STR_BROKER = _define("STR_006", 422, "Choose a broker connection of yours, or paper")
+STR_BAD_TARGET = _define("STR_007", 422, "Target price must be above the entry reference")
+STR_BAD_TRAILING = _define("STR_008", 422, "Trailing stop-loss percent out of range")
+STR_ILLEGAL_TRANSITION = _define("STR_009", 409, "Not allowed in the strategy's current status")
+STR_LOCKED_WHILE_RUNNING = _define("STR_010", 409, "Field cannot change while running")
+STR_SYMBOL_FORMAT = _define("STR_011", 422, "Symbol must look like EXCHANGE:SYMBOL")
+
+
 def catalog_markdown() -> str:
     """The catalog as a Markdown table, for docs/errors.md."""
     lines = [

@@ -27,7 +27,9 @@ local allow_at = new_tat - interval * burst
 if now < allow_at then
   return {0, allow_at - now}
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
+end
 return {1, 0}
 """
 
@@ -57,9 +59,17 @@ class RateLimiter:
 
     async def hit(self, scope: str, key: str, rate: Rate) -> Decision:
         """Record one request; raises redis errors to the caller, who decides open/closed."""
+        return await self._run(scope, key, rate, record=True)
+
+    async def peek(self, scope: str, key: str, rate: Rate) -> Decision:
+        """Would one more request pass? Records nothing (for limits that count failures)."""
+        return await self._run(scope, key, rate, record=False)
+
+    async def _run(self, scope: str, key: str, rate: Rate, *, record: bool) -> Decision:
         interval_ms = rate.window_s * 1000 / rate.limit
         allowed, wait_ms = await self._script(
-            keys=[redis_keys.rate_limit(scope, key)], args=[interval_ms, rate.limit])
+            keys=[redis_keys.rate_limit(scope, key)],
+            args=[interval_ms, rate.limit, "1" if record else "0"])
         if int(allowed):
             return Decision(True, 0)
         return Decision(False, max(1, math.ceil(float(wait_ms) / 1000)))

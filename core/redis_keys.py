@@ -28,6 +28,11 @@ def denylisted_jti(jti: str) -> str:
     return f"denylist:jti:{jti}"
 
 
+def revoked_session(session_id: str) -> str:
+    """A session ended before its access tokens expired (logout, reset, reuse, admin)."""
+    return f"revoked:session:{session_id}"
+
+
 def stream_ticket(ticket_hash: str) -> str:
     """A single-use SSE ticket (stored by hash, consumed with GETDEL)."""
     return f"stream_ticket:{ticket_hash}"

@@ -11,6 +11,7 @@ import base64
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import aio
 from core.bootstrap import seed_reference_data
+from core.clock import FakeClock
 from core.db import migrate
 from core.db.base import Base
 from core.db.engine import create_engine, session_factory
@@ -225,4 +227,18 @@ async def fragile_app(private_servers: tuple[EmbeddedNats, EmbeddedRedis],
 async def fragile_client(fragile_app: Quart) -> AsyncIterator[HttpClient]:
     """A test client of `fragile_app`."""
     async with fragile_app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock starting now, for apps whose time the test moves."""
+    return FakeClock(datetime.now(UTC))
+
+
+@pytest.fixture
+async def timed_client(settings: Settings, clock: FakeClock) -> AsyncIterator[HttpClient]:
+    """A test client of an app running on `clock`."""
+    app = create_app(settings, clock=clock)
+    async with app.test_app() as test_app:
         yield test_app.test_client()

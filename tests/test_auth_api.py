@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
 from core.db.models import AuditLog, RefreshToken, User
 from core.settings import Settings
 from tests.stubs import PASSWORD, bearer, eventually, login, register, signup
@@ -131,19 +133,24 @@ async def test_refresh_rotates_and_old_token_dies(client: HttpClient) -> None:
 
 
 async def test_reused_refresh_token_revokes_its_family(
-        client: HttpClient, sessions: async_sessionmaker[AsyncSession]) -> None:
+        timed_client: HttpClient, clock: FakeClock,
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    client = timed_client
     stolen = await signup(client, "victim@example.com")
     other_device = await login(client, "victim@example.com")
     rotated = await (await client.post(
         "/auth/refresh", json={"refresh_token": stolen["refresh_token"]})).get_json()
+    await clock.advance(60)
 
     replay = await client.post("/auth/refresh", json={"refresh_token": stolen["refresh_token"]})
     assert replay.status_code == 401
     assert await _error(replay) == "AUTH_010"
 
-    # The rotated token of the same family is dead too…
+    # The rotated tokens of the same session are dead too, access token included…
     after = await client.post("/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
     assert after.status_code == 401
+    me = await client.get("/auth/me", headers=bearer(rotated["access_token"]))
+    assert await _error(me) == "AUTH_006"
     # …but the other device's session lives on.
     other = await client.post("/auth/refresh",
                               json={"refresh_token": other_device["refresh_token"]})
@@ -155,6 +162,37 @@ async def test_reused_refresh_token_revokes_its_family(
     assert events[0].actor_id == stolen["user"]["id"]
 
 
+async def test_a_racing_second_refresh_does_not_end_the_session(client: HttpClient) -> None:
+    tokens = await signup(client, "tabs@example.com")
+    first, second = [await client.post("/auth/refresh",
+                                       json={"refresh_token": tokens["refresh_token"]})
+                     for _ in range(2)]
+    assert first.status_code == 200
+    assert second.status_code == 401
+    assert await _error(second) == "AUTH_006"
+    winner = await first.get_json()
+    assert (await client.get("/auth/me", headers=bearer(winner["access_token"]))).status_code \
+        == 200
+    assert (await client.post("/auth/refresh", json={"refresh_token": winner["refresh_token"]})
+            ).status_code == 200
+
+
+async def test_refresh_racing_logout_never_leaves_a_live_token(client: HttpClient) -> None:
+    for i in range(5):
+        tokens = await signup(client, f"race{i}@example.com")
+        refreshed, logged_out = await asyncio.gather(
+            client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}),
+            client.post("/auth/logout", headers=bearer(tokens["access_token"]), json={}))
+        assert logged_out.status_code == 204
+        if refreshed.status_code == 200:
+            new = await refreshed.get_json()
+            me = await client.get("/auth/me", headers=bearer(new["access_token"]))
+            assert me.status_code == 401
+            again = await client.post("/auth/refresh",
+                                      json={"refresh_token": new["refresh_token"]})
+            assert again.status_code == 401
+
+
 async def test_refresh_needs_a_refresh_token(client: HttpClient) -> None:
     tokens = await signup(client, "typ@example.com")
     response = await client.post("/auth/refresh", json={"refresh_token": tokens["access_token"]})
@@ -163,6 +201,15 @@ async def test_refresh_needs_a_refresh_token(client: HttpClient) -> None:
 
 
 # --- logout, sessions ------------------------------------------------------------------------
+
+async def test_logout_without_refresh_token_still_ends_the_session(client: HttpClient) -> None:
+    tokens = await signup(client, "short@example.com")
+    response = await client.post("/auth/logout", headers=bearer(tokens["access_token"]),
+                                 json={})
+    assert response.status_code == 204
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 401
+
 
 async def test_logout_denylists_access_token_and_ends_session(
         client: HttpClient, redis: Redis) -> None:
@@ -205,6 +252,8 @@ async def test_sessions_are_listed_and_ended_only_by_their_owner(client: HttpCli
     still = await client.post("/auth/refresh", json={"refresh_token": alice["refresh_token"]})
     assert still.status_code == 200
 
+    second_login = await client.get("/auth/sessions", headers=bearer(alice["access_token"]))
+    assert second_login.status_code == 200
     ended = await client.delete(f"/auth/sessions/{alice_session}",
                                 headers=bearer(alice["access_token"]))
     assert ended.status_code == 204
@@ -272,6 +321,9 @@ async def test_reset_password_is_single_use_and_ends_sessions(
     assert again.status_code == 400
     assert await _error(again) == "AUTH_009"
 
+    # The access token of the session opened before the reset dies at once.
+    stale = await client.get("/auth/me", headers=bearer(tokens["access_token"]))
+    assert stale.status_code == 401
     old = await client.post("/auth/login", json={"email": "reset@example.com",
                                                  "password": PASSWORD})
     assert old.status_code == 401
@@ -312,3 +364,31 @@ async def test_stream_ticket_is_single_use(client: HttpClient, app: object, redi
         assert principal.user_id == tokens["user"]["id"]
         with pytest.raises(Exception, match="AUTH_011"):
             await authenticator.redeem_ticket(body["ticket"])
+
+
+async def test_ending_a_session_kills_its_access_token_at_once(client: HttpClient) -> None:
+    phone = await signup(client, "lost@example.com")
+    laptop = await login(client, "lost@example.com")
+    listed = await (await client.get("/auth/sessions",
+                                     headers=bearer(laptop["access_token"]))).get_json()
+    phone_session = listed["items"][-1]["id"]  # oldest first login
+    ended = await client.delete(f"/auth/sessions/{phone_session}",
+                                headers=bearer(laptop["access_token"]))
+    assert ended.status_code == 204
+    lost = await client.get("/auth/me", headers=bearer(phone["access_token"]))
+    assert lost.status_code == 401
+    assert await _error(lost) == "AUTH_006"
+    assert (await client.get("/auth/me", headers=bearer(laptop["access_token"]))).status_code \
+        == 200
+
+
+async def test_stream_ticket_dies_with_its_session(client: HttpClient, app: object) -> None:
+    from web.resources import get_resources
+
+    tokens = await signup(client, "sse2@example.com")
+    ticket = await (await client.post("/auth/stream-ticket",
+                                      headers=bearer(tokens["access_token"]))).get_json()
+    await client.post("/auth/logout", headers=bearer(tokens["access_token"]), json={})
+    async with app.app_context():  # type: ignore[attr-defined]
+        with pytest.raises(Exception, match="AUTH_006"):
+            await get_resources().services.authenticator.redeem_ticket(ticket["ticket"])

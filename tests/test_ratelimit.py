@@ -17,6 +17,7 @@ from core.ratelimit import Rate, RateLimiter
 from tests.conftest import make_settings
 from tests.stubs import PASSWORD, bearer, register, signup
 from web.app import create_app
+from web.ratelimit import ip_bucket
 
 
 @pytest.fixture
@@ -34,9 +35,24 @@ async def _login(client: HttpClient, email: str) -> int:
     return response.status_code
 
 
+async def test_successful_logins_do_not_use_up_the_account_limit(
+        strict_client: HttpClient) -> None:
+    await register(strict_client, "owner@example.com")
+    for _ in range(3):
+        ok = await strict_client.post("/auth/login", json={"email": "owner@example.com",
+                                                           "password": PASSWORD})
+        assert ok.status_code == 200
+    assert await _login(strict_client, "owner@example.com") == 401
+
+
 async def test_login_per_account_limit(strict_client: HttpClient) -> None:
+    await register(strict_client, "target@example.com")
     codes = [await _login(strict_client, "target@example.com") for _ in range(4)]
     assert codes == [401, 401, 401, 429]
+    # Once the guesser has used the allowance, even the right password waits.
+    right = await strict_client.post("/auth/login", json={"email": "target@example.com",
+                                                          "password": PASSWORD})
+    assert right.status_code == 429
     response = await strict_client.post("/auth/login", json={"email": "TARGET@example.com",
                                                              "password": "wrong-pw"})
     assert response.status_code == 429
@@ -50,6 +66,13 @@ async def test_login_per_account_limit(strict_client: HttpClient) -> None:
 async def test_login_per_ip_limit(strict_client: HttpClient) -> None:
     codes = [await _login(strict_client, f"user{i}@example.com") for i in range(5)]
     assert codes == [401, 401, 401, 401, 429]
+
+
+def test_ipv6_clients_are_limited_by_their_64() -> None:
+    assert ip_bucket("2001:db8:1:2:aaaa::1") == ip_bucket("2001:db8:1:2:bbbb::9")
+    assert ip_bucket("2001:db8:1:2::1") != ip_bucket("2001:db8:1:3::1")
+    assert ip_bucket("203.0.113.7") == "203.0.113.7"
+    assert ip_bucket("<local>") == "<local>"
 
 
 async def test_auth_group_per_ip_limit(strict_client: HttpClient) -> None:

@@ -7,6 +7,7 @@ is down; the others let the request through and log it.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Final, TypeVar
@@ -47,12 +48,14 @@ def rates(settings: Settings) -> dict[str, Rate]:
     return {k: Rate(*parse_rate(v)) for k, v in names.items()}
 
 
-async def enforce(scope: str, key: str, *, fail_closed: bool) -> None:
-    """Count one request in `scope` for `key`; raise 429, or 503 when Redis is down."""
+async def enforce(scope: str, key: str, *, fail_closed: bool, record: bool = True) -> None:
+    """Count one request in `scope` for `key` (or only check, with `record=False`);
+    raise 429, or 503 when Redis is down and the limit fails closed."""
     res = get_resources()
     rate = rates(res.settings)[scope]
+    limiter = res.services.limiter
     try:
-        decision = await res.services.limiter.hit(scope, key, rate)
+        decision = await (limiter.hit if record else limiter.peek)(scope, key, rate)
     except RedisError as exc:
         if fail_closed:
             raise Unavailable("Rate limiter unavailable",
@@ -68,6 +71,17 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def ip_bucket(address: str) -> str:
+    """The rate-limit key of an address: IPv6 by /64, since one client holds a whole /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def register_rate_limits(app: Quart) -> None:
     """Apply the per-IP limit of each route's group before it runs."""
 
@@ -77,4 +91,4 @@ def register_rate_limits(app: Quart) -> None:
             return
         view = current_app.view_functions.get(request.endpoint or "")
         group = getattr(view, _ATTR, "api") if view is not None else "api"
-        await enforce(group, client_ip(), fail_closed=group in FAIL_CLOSED)
+        await enforce(group, ip_bucket(client_ip()), fail_closed=group in FAIL_CLOSED)

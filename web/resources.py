@@ -50,8 +50,9 @@ class Resources:
             await engine.dispose()
             raise
         sessions = session_factory(engine)
-        return cls(settings, clock, engine, sessions, redis, nc, nc.jetstream(),
-                   build_services(settings, clock, sessions, redis))
+        services = build_services(settings, clock, sessions, redis)
+        await services.accounts.prepare()
+        return cls(settings, clock, engine, sessions, redis, nc, nc.jetstream(), services)
 
     async def close(self) -> None:
         """Drain NATS, then close Redis and the engine."""

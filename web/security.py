@@ -66,7 +66,7 @@ def require(permission: Permission) -> Callable[[Callable[P, Awaitable[R]]],
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             principal = await get_current_user()
             if not principal.can(permission):
-                raise PermissionDenied(details={"permission": permission.value})
+                raise PermissionDenied()
             return await func(*args, **kwargs)
 
         return wrapper

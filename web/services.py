@@ -43,7 +43,8 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
         authenticator=authenticator,
         accounts=Accounts(sessions, codec, authenticator, clock, settings.bcrypt_rounds),
         resets=PasswordResets(sessions, build_mailer(settings), clock,
-                              settings.password_reset_ttl_s, settings.bcrypt_rounds),
-        admin_users=AdminUsers(sessions, clock, settings.bcrypt_rounds),
+                              settings.password_reset_ttl_s, settings.bcrypt_rounds,
+                              authenticator),
+        admin_users=AdminUsers(sessions, clock, settings.bcrypt_rounds, authenticator),
         limiter=RateLimiter(redis),
     )

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import error_codes
+from core.auth.authenticator import Authenticator
 from core.clock import Clock
 from core.db.enums import Role
 from core.db.models import User
@@ -38,8 +39,9 @@ class AdminUsers:
     """List, inspect, create, change and delete users on an admin's behalf."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 bcrypt_rounds: int) -> None:
+                 bcrypt_rounds: int, authenticator: Authenticator) -> None:
         self._sessions = sessions
+        self._auth = authenticator
         self._clock = clock
         self._rounds = bcrypt_rounds
 
@@ -83,7 +85,12 @@ class AdminUsers:
     async def update(self, actor: Actor, user_id: str, *, role: Role | None,
                      is_active: bool | None) -> UserDetail:
         """Change role and/or active flag; the last active admin cannot lose either."""
+        ended: list[str] = []
         async with self._sessions() as session, session.begin():
+            # Lock first, then read: the admin-count check must see the current state.
+            await users.lock_admin_set(session)
+            if not await users.lock_for_update(session, user_id):
+                raise NotFound("User not found")
             user = await users.get_user(session, user_id)
             if user is None:
                 raise NotFound("User not found")
@@ -94,34 +101,40 @@ class AdminUsers:
                 await self._keep_an_admin(session)
             await users.update_user(session, user_id, role=role, is_active=is_active)
             if is_active is False:
-                await refresh_tokens.revoke_all_for_user(session, user_id, now=self._clock.now(),
-                                                         reason="deactivated")
+                ended = await refresh_tokens.revoke_all_for_user(
+                    session, user_id, now=self._clock.now(), reason="deactivated")
             await session.refresh(user)
             after = {"role": user.role, "is_active": user.is_active}
             await audit.record(session, actor, "admin.users.update", target_type="user",
                                target_id=user_id, details={"before": before, "after": after})
             count = await strategies.count_for_user(session, user_id)
+        await self._auth.revoke_sessions(ended)
         return UserDetail(user, count)
 
     async def delete(self, actor: Actor, user_id: str) -> list[str]:
         """Soft delete: no more access, sessions revoked, running strategies stopped."""
         now: datetime = self._clock.now()
         async with self._sessions() as session, session.begin():
+            await users.lock_admin_set(session)
+            if not await users.lock_for_update(session, user_id):
+                raise NotFound("User not found")
             user = await users.get_user(session, user_id)
             if user is None:
                 raise NotFound("User not found")
             if user.role == Role.ADMIN.value and user.is_active:
                 await self._keep_an_admin(session)
             await users.soft_delete(session, user_id, now)
-            await refresh_tokens.revoke_all_for_user(session, user_id, now=now, reason="deleted")
+            ended = await refresh_tokens.revoke_all_for_user(session, user_id, now=now,
+                                                             reason="deleted")
             stopped = await strategies.stop_all_for_user(session, user_id, now=now,
                                                          reason="user deleted by admin")
             await audit.record(session, actor, "admin.users.delete", target_type="user",
                                target_id=user_id,
                                details={"email": user.email, "stopped_strategies": stopped})
+        await self._auth.revoke_sessions(ended)
         return stopped
 
     async def _keep_an_admin(self, session: AsyncSession) -> None:
-        await users.lock_admin_set(session)  # two concurrent demotions cannot both pass
+        # The caller holds `lock_admin_set`: two concurrent demotions cannot both pass.
         if await users.count_active_admins(session) <= 1:
             raise Conflict(code=error_codes.AUTH_LAST_ADMIN)

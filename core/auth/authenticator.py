@@ -1,9 +1,12 @@
-"""Access-token and stream-ticket verification, the access-token denylist (ACC-4, LIVE-2)."""
+"""Access-token and stream-ticket verification; the denylist of tokens and sessions
+ended early (ACC-4, LIVE-2). Every Redis failure here fails closed."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+from collections.abc import Iterable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -18,8 +21,8 @@ from core.errors import AuthenticationFailed, Unavailable
 from core.repos import users
 
 
-def _redis_down(exc: Exception) -> Unavailable:
-    # Fail closed: without the denylist a logged-out token could still be used.
+def _redis_down() -> Unavailable:
+    # Without the denylist a logged-out token could still be used: refuse instead.
     return Unavailable("Authentication store unavailable", details={"component": "redis"})
 
 
@@ -35,19 +38,26 @@ class Authenticator:
         self._ticket_ttl_s = ticket_ttl_s
 
     async def authenticate(self, token: str) -> Principal:
-        """Verify an access token: signature, claims, denylist, and the user's current state."""
+        """Verify an access token: signature, claims, denylists, the account's current state."""
         claims = self._codec.verify(token, TokenType.ACCESS)
-        try:
-            denied = await self._redis.exists(redis_keys.denylisted_jti(claims.jti))
-        except RedisError as exc:
-            raise _redis_down(exc) from exc
-        if denied:
-            raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
+        await self._refuse_if_revoked(claims.jti, claims.fam)
         async with self._sessions() as session:
             user = await users.get_auth_view(session, claims.sub)
-        return self._principal(user, claims)
+        return self._principal(user, claims.fam, claims)
 
-    def _principal(self, user: users.AuthView | None, claims: Claims | None) -> Principal:
+    async def _refuse_if_revoked(self, jti: str | None, session_id: str) -> None:
+        keys = [redis_keys.revoked_session(session_id)]
+        if jti is not None:
+            keys.append(redis_keys.denylisted_jti(jti))
+        try:
+            revoked = await self._redis.exists(*keys)
+        except RedisError as exc:
+            raise _redis_down() from exc
+        if revoked:
+            raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
+
+    def _principal(self, user: users.AuthView | None, session_id: str,
+                   claims: Claims | None) -> Principal:
         if user is None or user.deleted_at is not None:
             raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
         if not user.is_active:
@@ -56,7 +66,7 @@ class Authenticator:
                 and claims.iat < int(user.password_changed_at.timestamp()):
             raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
         return Principal(user_id=user.id, role=Role(user.role), email=user.email,
-                         jti=claims.jti if claims else None,
+                         jti=claims.jti if claims else None, session_id=session_id,
                          expires_at=claims.exp if claims else None,
                          created_at=user.created_at, last_login_at=user.last_login_at)
 
@@ -69,29 +79,47 @@ class Authenticator:
             try:
                 await self._redis.set(redis_keys.denylisted_jti(principal.jti), "1", ex=ttl)
             except RedisError as exc:
-                raise _redis_down(exc) from exc
+                raise _redis_down() from exc
+
+    async def revoke_sessions(self, session_ids: Iterable[str]) -> None:
+        """Refuse every access token of these sessions (their refresh tokens are revoked in
+        the database by the caller) for as long as any of them could still be valid."""
+        ids = list(session_ids)
+        if not ids:
+            return
+        ttl = self._codec.ttl[TokenType.ACCESS] + 60
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session_id in ids:
+                    pipe.set(redis_keys.revoked_session(session_id), "1", ex=ttl)
+                await pipe.execute()
+        except RedisError as exc:
+            raise _redis_down() from exc
 
     async def issue_ticket(self, principal: Principal) -> str:
         """A single-use ticket for SSE clients that cannot send headers."""
         ticket = secrets.token_urlsafe(32)
+        value = json.dumps({"user_id": principal.user_id, "session_id": principal.session_id})
         try:
-            await self._redis.set(redis_keys.stream_ticket(_digest(ticket)), principal.user_id,
+            await self._redis.set(redis_keys.stream_ticket(_digest(ticket)), value,
                                   ex=self._ticket_ttl_s)
         except RedisError as exc:
-            raise _redis_down(exc) from exc
+            raise _redis_down() from exc
         return ticket
 
     async def redeem_ticket(self, ticket: str) -> Principal:
-        """Consume a ticket (GETDEL: a second use finds nothing)."""
+        """Consume a ticket (GETDEL: a second use finds nothing); its session must be live."""
         try:
-            user_id = await self._redis.getdel(redis_keys.stream_ticket(_digest(ticket)))
+            raw = await self._redis.getdel(redis_keys.stream_ticket(_digest(ticket)))
         except RedisError as exc:
-            raise _redis_down(exc) from exc
-        if not user_id:
+            raise _redis_down() from exc
+        if not raw:
             raise AuthenticationFailed(code=error_codes.AUTH_TICKET_INVALID)
+        value = json.loads(raw)
+        await self._refuse_if_revoked(None, value["session_id"])
         async with self._sessions() as session:
-            user = await users.get_auth_view(session, str(user_id))
-        return self._principal(user, None)
+            user = await users.get_auth_view(session, value["user_id"])
+        return self._principal(user, value["session_id"], None)
 
 
 def _digest(value: str) -> str:

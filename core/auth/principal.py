@@ -18,6 +18,8 @@ class Principal:
     email: str
     jti: str | None
     """The access token's id (None when authenticated by a stream ticket)."""
+    session_id: str
+    """The login session (refresh-token family) the credential belongs to."""
     expires_at: int | None
     created_at: datetime
     last_login_at: datetime | None

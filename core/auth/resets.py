@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import error_codes
+from core.auth.authenticator import Authenticator
 from core.auth.tokens import token_hash
 from core.clock import Clock
 from core.errors import ValidationFailed
@@ -24,8 +25,9 @@ class PasswordResets:
     """Requests and completes password resets."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], mailer: Mailer, clock: Clock,
-                 ttl_s: int, bcrypt_rounds: int) -> None:
+                 ttl_s: int, bcrypt_rounds: int, authenticator: Authenticator) -> None:
         self._sessions = sessions
+        self._auth = authenticator
         self._mailer = mailer
         self._clock = clock
         self._ttl_s = ttl_s
@@ -72,10 +74,12 @@ class PasswordResets:
             reset = await password_resets.consume(session, token_hash(token), now)
             if reset is None:
                 raise ValidationFailed(code=error_codes.AUTH_RESET_INVALID)
+            await users.lock_for_update(session, reset.user_id)
             user = await users.get_user(session, reset.user_id)
             if user is None or not user.is_active:
                 raise ValidationFailed(code=error_codes.AUTH_RESET_INVALID)
             await users.set_password(session, user.id, password_hash, now)
-            await refresh_tokens.revoke_all_for_user(session, user.id, now=now,
-                                                     reason="password_reset")
+            ended = await refresh_tokens.revoke_all_for_user(session, user.id, now=now,
+                                                             reason="password_reset")
+        await self._auth.revoke_sessions(ended)
         return reset.user_id

@@ -8,6 +8,7 @@ rotate: the current secret signs, retired ones (ALGO_JWT_PREVIOUS_SECRETS) still
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -20,9 +21,11 @@ from core.errors import AuthenticationFailed
 from core.ids import new_id
 from core.settings import Settings
 
+log = logging.getLogger("algo.auth.tokens")
+
 ALGORITHMS: Final = ["HS256"]
 LEEWAY_S: Final = 5
-_REQUIRED: Final = ["sub", "role", "typ", "aud", "iss", "iat", "nbf", "exp", "jti"]
+_REQUIRED: Final = ["sub", "role", "typ", "aud", "iss", "iat", "nbf", "exp", "jti", "fam"]
 
 
 class TokenType(StrEnum):
@@ -42,8 +45,9 @@ class Claims:
     jti: str
     iat: int
     exp: int
-    fam: str | None = None
-    """Refresh tokens: the family (one login) the token belongs to."""
+    fam: str
+    """The session (refresh-token family, one login) the token belongs to; ending the
+    session kills its access tokens too."""
 
 
 def key_id(secret: str) -> str:
@@ -52,7 +56,9 @@ def key_id(secret: str) -> str:
 
 
 def _invalid(reason: str) -> AuthenticationFailed:
-    return AuthenticationFailed(code=error_codes.AUTH_TOKEN_INVALID, details={"reason": reason})
+    # The reason is for our logs only: telling a forger which check failed helps them.
+    log.info("token refused: %s", reason)
+    return AuthenticationFailed(code=error_codes.AUTH_TOKEN_INVALID)
 
 
 class TokenCodec:
@@ -69,7 +75,7 @@ class TokenCodec:
                     TokenType.REFRESH: settings.refresh_token_ttl_s}
 
     def issue(self, *, user_id: str, role: str, typ: TokenType,
-              family: str | None = None) -> tuple[str, Claims]:
+              family: str) -> tuple[str, Claims]:
         """A signed token and its claims."""
         now = int(self._clock.now().timestamp())
         claims = Claims(sub=user_id, role=role, typ=typ,
@@ -78,10 +84,8 @@ class TokenCodec:
         payload: dict[str, Any] = {
             "sub": claims.sub, "role": claims.role, "typ": claims.typ.value,
             "aud": self._audience, "iss": self._issuer, "iat": now, "nbf": now,
-            "exp": claims.exp, "jti": claims.jti,
+            "exp": claims.exp, "jti": claims.jti, "fam": family,
         }
-        if family is not None:
-            payload["fam"] = family
         token = jwt.encode(payload, self._keys[self._signing_kid], algorithm="HS256",
                            headers={"kid": self._signing_kid})
         return token, claims
@@ -122,11 +126,10 @@ class TokenCodec:
         if payload["typ"] != expected.value:
             raise _invalid(f"expected an {expected.value} token")
         fam = payload.get("fam")
-        if expected is TokenType.REFRESH and not isinstance(fam, str):
-            raise _invalid("refresh token without family")
+        if not isinstance(fam, str):
+            raise _invalid("no session")
         return Claims(sub=str(payload["sub"]), role=str(payload["role"]), typ=expected,
-                      jti=str(payload["jti"]), iat=iat, exp=exp,
-                      fam=fam if isinstance(fam, str) else None)
+                      jti=str(payload["jti"]), iat=iat, exp=exp, fam=fam)
 
 
 def token_hash(token: str) -> str:

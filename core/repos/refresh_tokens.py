@@ -48,7 +48,11 @@ async def set_replaced_by(session: AsyncSession, jti: str, new_jti: str) -> None
 
 async def revoke_family(session: AsyncSession, *, user_id: str, family_id: str, now: datetime,
                         reason: str) -> int:
-    """Revoke every live token of a family (one login); returns how many."""
+    """Revoke every live token of a family (one login); returns how many.
+
+    Take `users.lock_for_update` first, as `refresh` does, so a rotation racing this
+    revocation is either seen here or sees the revocation.
+    """
     result = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.family_id == family_id,
@@ -58,13 +62,17 @@ async def revoke_family(session: AsyncSession, *, user_id: str, family_id: str, 
 
 
 async def revoke_all_for_user(session: AsyncSession, user_id: str, *, now: datetime,
-                              reason: str) -> int:
-    """Revoke every live refresh token of a user (password reset, deletion)."""
+                              reason: str) -> list[str]:
+    """Revoke every live refresh token of a user; returns the sessions (families) ended.
+
+    Take `users.lock_for_update` first (see `revoke_family`).
+    """
     result = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_reason=reason))
-    return int(getattr(result, "rowcount", 0) or 0)
+        .values(revoked_at=now, revoked_reason=reason)
+        .returning(RefreshToken.family_id))
+    return sorted(set(result.scalars()))
 
 
 async def active_families(session: AsyncSession, user_id: str, now: datetime,

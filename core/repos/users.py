@@ -75,6 +75,13 @@ async def count_active_admins(session: AsyncSession) -> int:
     return int(result.scalar_one())
 
 
+async def lock_for_update(session: AsyncSession, user_id: str) -> bool:
+    """Lock the user's row until commit: token rotation and every revocation of the user's
+    sessions take this lock, so none of them works on a stale view of the others."""
+    result = await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    return result.first() is not None
+
+
 async def lock_admin_set(session: AsyncSession) -> None:
     """Serialise changes that could leave no active admin (held until commit)."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('algo.admins'))"))

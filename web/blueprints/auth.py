@@ -8,6 +8,7 @@ from quart import Blueprint, request
 from quart_schema import validate_request, validate_response
 
 from core.auth.accounts import ClientInfo, TokenPair
+from core.errors import AuthenticationFailed
 from core.rbac import Permission
 from web.ratelimit import client_ip, enforce, rate_group
 from web.resources import get_resources
@@ -59,9 +60,16 @@ async def register(data: RegisterIn) -> tuple[UserOut, int]:
 @validate_response(TokenOut)
 async def login(data: LoginIn) -> TokenOut:
     """Exchange e-mail and password for an access and a refresh token."""
+    # Only failures count against the account, so its owner's successful logins do not
+    # use up the allowance a guesser is limited by.
     account_key = hashlib.sha256(data.email.encode()).hexdigest()[:32]
-    await enforce("login_account", account_key, fail_closed=True)
-    pair = await get_resources().services.accounts.login(data.email, data.password, _client())
+    await enforce("login_account", account_key, fail_closed=True, record=False)
+    try:
+        pair = await get_resources().services.accounts.login(data.email, data.password,
+                                                             _client())
+    except AuthenticationFailed:
+        await enforce("login_account", account_key, fail_closed=True)
+        raise
     return _tokens(pair)
 
 

@@ -1,0 +1,1 @@
+"""Strategies: validation, lifecycle, runtime state (STR-1…STR-5)."""
