@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import FakeClock
 from core.db.models import AuditLog, RefreshToken, User
+from core.embedded.nats_server import EmbeddedNats
+from core.embedded.redis_server import EmbeddedRedis
 from core.settings import Settings
 from tests.stubs import PASSWORD, bearer, eventually, login, register, signup
 
@@ -392,3 +394,43 @@ async def test_stream_ticket_dies_with_its_session(client: HttpClient, app: obje
     async with app.app_context():  # type: ignore[attr-defined]
         with pytest.raises(Exception, match="AUTH_006"):
             await get_resources().services.authenticator.redeem_ticket(ticket["ticket"])
+
+
+async def test_reset_token_expires_after_30_minutes(
+        timed_client: HttpClient, clock: FakeClock, settings: Settings) -> None:
+    await register(timed_client, "late@example.com")
+    await timed_client.post("/auth/forgot-password", json={"email": "late@example.com"})
+    mails = await eventually(lambda: _outbox(settings), message="reset mail")
+    token = mails[0]["body"].split("\n\n")[1].strip()
+    await clock.advance(30 * 60 + 1)
+    response = await timed_client.post("/auth/reset-password",
+                                       json={"token": token, "new_password": "brand-new-pass"})
+    assert response.status_code == 400
+    assert await _error(response) == "AUTH_009"
+
+
+async def test_no_reset_mail_for_a_deactivated_account(
+        client: HttpClient, settings: Settings,
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    body = await register(client, "off@example.com")
+    await register(client, "on@example.com")
+    async with sessions() as session, session.begin():
+        user = await session.get(User, body["id"])
+        assert user is not None
+        user.is_active = False
+    for email in ("off@example.com", "on@example.com"):
+        response = await client.post("/auth/forgot-password", json={"email": email})
+        assert response.status_code == 202
+    mails = await eventually(lambda: _outbox(settings), message="reset mail")
+    assert [m["to"] for m in mails] == ["on@example.com"]
+
+
+async def test_authentication_fails_closed_when_redis_is_down(
+        fragile_client: HttpClient,
+        private_servers: tuple[EmbeddedNats, EmbeddedRedis]) -> None:
+    tokens = await signup(fragile_client, "closed@example.com")
+    _, redis = private_servers
+    redis.stop()
+    response = await fragile_client.get("/auth/me", headers=bearer(tokens["access_token"]))
+    assert response.status_code == 503
+    assert await _error(response) == "SYS_004"
