@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
 
     admin_email: str = "admin@algo.local"
+
+    # Strategy limits (core/strategies/strategy_validator.py).
+    max_quantity: int = Field(default=10_000, ge=1)
+    max_stop_loss_pct: float = Field(default=20.0, gt=0, le=90)
+    max_trailing_sl_pct: float = Field(default=20.0, gt=0, le=90)
     mailer: Literal["log"] = "log"
 
     # Rate limits as "requests/seconds" (GCRA in Redis); see core/ratelimit.py.
