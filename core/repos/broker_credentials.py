@@ -1,0 +1,17 @@
+"""Data access for `broker_credentials` (what strategies need; the broker feature adds more)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.models import BrokerCredential
+
+
+async def get_owned(session: AsyncSession, user_id: str,
+                    credential_id: str) -> BrokerCredential | None:
+    """The user's live credential with this id; another user's is None, as if absent."""
+    result = await session.execute(select(BrokerCredential).where(
+        BrokerCredential.id == credential_id, BrokerCredential.user_id == user_id,
+        BrokerCredential.deleted_at.is_(None)))
+    return result.scalar_one_or_none()
