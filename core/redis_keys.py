@@ -8,6 +8,10 @@ def strategy_state(user_id: str, strategy_id: str) -> str:
     return f"user:{user_id}:strategy:{strategy_id}"
 
 
+RUNNING_STRATEGIES = "strategies:running"
+"""Set of `{user_id}:{strategy_id}` of every running strategy (the runtime index)."""
+
+
 def ltp(exchange: str, symbol: str) -> str:
     """The last traded price of a symbol, in paise."""
     return f"ltp:{exchange}:{symbol}"
