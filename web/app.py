@@ -7,7 +7,7 @@ from quart_schema import Info, QuartSchema
 
 from core.clock import Clock, RealClock
 from core.settings import Settings
-from web.blueprints import admin_users, auth, health
+from web.blueprints import admin_users, auth, health, strategies
 from web.errors import register_error_handlers
 from web.middleware import register_request_logging
 from web.ratelimit import register_rate_limits
@@ -33,7 +33,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
     register_request_logging(app)
     register_error_handlers(app)
     register_rate_limits(app)
-    for blueprint in (health.blueprint, auth.blueprint, admin_users.blueprint):
+    for blueprint in (health.blueprint, auth.blueprint, admin_users.blueprint,
+                      strategies.blueprint):
         app.register_blueprint(blueprint)
 
     @app.before_serving

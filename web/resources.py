@@ -50,7 +50,7 @@ class Resources:
             await engine.dispose()
             raise
         sessions = session_factory(engine)
-        services = build_services(settings, clock, sessions, redis)
+        services = build_services(settings, clock, sessions, redis, nc.jetstream())
         await services.accounts.prepare()
         return cls(settings, clock, engine, sessions, redis, nc, nc.jetstream(), services)
 

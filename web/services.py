@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
+from nats.js import JetStreamContext
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,9 +15,12 @@ from core.auth.authenticator import Authenticator
 from core.auth.resets import PasswordResets
 from core.auth.tokens import TokenCodec
 from core.clock import Clock
+from core.events import EventPublisher
 from core.mail import LogMailer, Mailer
 from core.ratelimit import RateLimiter
 from core.settings import Settings
+from core.strategies.service import StrategyService
+from core.strategies.strategy_validator import Limits
 
 
 @dataclass
@@ -27,6 +32,7 @@ class Services:
     resets: PasswordResets
     admin_users: AdminUsers
     limiter: RateLimiter
+    strategies: StrategyService
 
 
 def build_mailer(settings: Settings) -> Mailer:
@@ -35,7 +41,7 @@ def build_mailer(settings: Settings) -> Mailer:
 
 
 def build_services(settings: Settings, clock: Clock, sessions: async_sessionmaker[AsyncSession],
-                   redis: Redis) -> Services:
+                   redis: Redis, js: JetStreamContext) -> Services:
     """Wire the services from settings and pools."""
     codec = TokenCodec(settings, clock)
     authenticator = Authenticator(sessions, redis, codec, clock, settings.stream_ticket_ttl_s)
@@ -47,4 +53,8 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
                               authenticator),
         admin_users=AdminUsers(sessions, clock, settings.bcrypt_rounds, authenticator),
         limiter=RateLimiter(redis),
+        strategies=StrategyService(sessions, redis, EventPublisher(js, clock), clock, Limits(
+            max_quantity=settings.max_quantity,
+            max_stop_loss_pct=Decimal(str(settings.max_stop_loss_pct)),
+            max_trailing_sl_pct=Decimal(str(settings.max_trailing_sl_pct)))),
     )

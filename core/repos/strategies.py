@@ -1,14 +1,72 @@
-"""Data access for `strategies` (the parts accounts need; the strategies feature adds more)."""
+"""Data access for `strategies`; every query of a user's strategies filters by user id here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import StrategyStatus
 from core.db.models import Strategy
+
+SortKey = Literal["created", "updated", "name"]
+
+
+async def add(session: AsyncSession, strategy: Strategy) -> Strategy:
+    """Insert a strategy (the caller commits)."""
+    session.add(strategy)
+    await session.flush()
+    return strategy
+
+
+async def get_owned(session: AsyncSession, user_id: str, strategy_id: str, *,
+                    for_update: bool = False) -> Strategy | None:
+    """The user's (not deleted) strategy; another user's is None, as if it did not exist."""
+    query = select(Strategy).where(Strategy.id == strategy_id, Strategy.user_id == user_id,
+                                   Strategy.deleted_at.is_(None))
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyFilter:
+    """List filters."""
+
+    status: StrategyStatus | None = None
+    exchange: str | None = None
+    symbol: str | None = None
+
+
+def _sort_column(sort: SortKey) -> Any:
+    return {"created": Strategy.id, "updated": Strategy.updated_at, "name": Strategy.name}[sort]
+
+
+async def list_owned(session: AsyncSession, user_id: str, flt: StrategyFilter, *,
+                     sort: SortKey, descending: bool, limit: int,
+                     after: tuple[Any, str] | None) -> list[Strategy]:
+    """A page of the user's strategies by keyset (sort value, id): stable under inserts."""
+    column = _sort_column(sort)
+    query = select(Strategy).where(Strategy.user_id == user_id, Strategy.deleted_at.is_(None))
+    if flt.status is not None:
+        query = query.where(Strategy.status == flt.status.value)
+    if flt.symbol is not None:
+        query = query.where(Strategy.exchange == flt.exchange, Strategy.symbol == flt.symbol)
+    if after is not None:
+        value, last_id = after
+        if sort == "created":
+            query = query.where(Strategy.id < last_id if descending else Strategy.id > last_id)
+        elif descending:
+            query = query.where((column < value) | ((column == value) & (Strategy.id < last_id)))
+        else:
+            query = query.where((column > value) | ((column == value) & (Strategy.id > last_id)))
+    order = [column.desc(), Strategy.id.desc()] if descending else [column.asc(),
+                                                                    Strategy.id.asc()]
+    result = await session.execute(query.order_by(*order).limit(limit))
+    return list(result.scalars())
 
 
 async def count_for_user(session: AsyncSession, user_id: str) -> int:

@@ -1,0 +1,212 @@
+"""Strategy use cases: create, read, update, delete, start, stop (STR-1…STR-4).
+
+PostgreSQL is written first, in one transaction with the row locked and `rev` bumped; then
+the runtime copy in Redis and the event follow in the same code path. If that second step
+fails the change is saved, the caller gets 503, and `rebuild_runtime()` repairs Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import time
+from decimal import Decimal
+from typing import Any
+
+from nats.errors import Error as NatsError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.db.enums import Position, StopLossType, StrategyStatus
+from core.db.models import Strategy
+from core.errors import NotFound, Unavailable
+from core.events import EventPublisher, EventType
+from core.ids import new_id
+from core.repos import strategies as repo
+from core.strategies import lifecycle
+from core.strategies.facts import facts_for
+from core.strategies.lifecycle import Action
+from core.strategies.runtime import RuntimeStore, StrategyRuntime, from_row
+from core.strategies.strategy_validator import PAPER, Limits, StrategySpec, validate
+
+log = logging.getLogger("algo.strategies")
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyInput:
+    """A full strategy as the user describes it."""
+
+    name: str
+    exchange: str
+    symbol: str
+    buy_time: time
+    sell_time: time
+    stop_loss_type: StopLossType
+    stop_loss_value: Decimal
+    quantity: int
+    broker: str
+    is_simulated: bool = False
+    target_price: Decimal | None = None
+    trailing_sl_pct: Decimal | None = None
+
+    def spec(self) -> StrategySpec:
+        """The validator's view."""
+        return StrategySpec(
+            exchange=self.exchange, symbol=self.symbol, buy_time=self.buy_time,
+            sell_time=self.sell_time, stop_loss_type=self.stop_loss_type,
+            stop_loss_value=self.stop_loss_value, quantity=self.quantity, broker=self.broker,
+            is_simulated=self.is_simulated, target_price=self.target_price,
+            trailing_sl_pct=self.trailing_sl_pct)
+
+
+def input_of(row: Strategy) -> StrategyInput:
+    """The input that describes an existing strategy."""
+    return StrategyInput(
+        name=row.name, exchange=row.exchange, symbol=row.symbol, buy_time=row.buy_time,
+        sell_time=row.sell_time, stop_loss_type=StopLossType(row.stop_loss_type),
+        stop_loss_value=row.stop_loss_value, quantity=row.quantity,
+        broker=row.broker_credential_id or PAPER, is_simulated=row.is_simulated,
+        target_price=row.target_price, trailing_sl_pct=row.trailing_sl_pct)
+
+
+def _to(status: str, action: Action) -> str:
+    new = lifecycle.transition(status, action)
+    assert new is not None  # only DELETE leads nowhere
+    return new.value
+
+
+# Which StrategyInput fields an update names, in lifecycle terms.
+_EDIT_FIELD = {"stop_loss_type": "stop_loss", "stop_loss_value": "stop_loss",
+               "exchange": "symbol", "broker": "broker_credential_id"}
+
+
+class StrategyService:
+    """Every change to a strategy goes through here."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis,
+                 events: EventPublisher, clock: Clock, limits: Limits) -> None:
+        self._sessions = sessions
+        self._redis = redis
+        self._runtime = RuntimeStore(redis)
+        self._events = events
+        self._clock = clock
+        self._limits = limits
+
+    async def _validate(self, session: AsyncSession, user_id: str, data: StrategyInput) -> None:
+        spec = data.spec()
+        validate(spec, await facts_for(session, self._redis, user_id, spec), self._limits)
+
+    async def create(self, user_id: str, data: StrategyInput) -> Strategy:
+        """A new strategy in CREATED."""
+        async with self._sessions() as session, session.begin():
+            await self._validate(session, user_id, data)
+            return await repo.add(session, Strategy(
+                id=new_id("str"), user_id=user_id, name=data.name, exchange=data.exchange,
+                symbol=data.symbol, buy_time=data.buy_time, sell_time=data.sell_time,
+                stop_loss_type=data.stop_loss_type.value, stop_loss_value=data.stop_loss_value,
+                quantity=data.quantity,
+                broker_credential_id=None if data.broker == PAPER else data.broker,
+                is_simulated=data.is_simulated, target_price=data.target_price,
+                trailing_sl_pct=data.trailing_sl_pct, status=StrategyStatus.CREATED.value,
+                position=Position.NONE.value, rev=0))
+
+    async def get(self, user_id: str, strategy_id: str) -> Strategy:
+        """The user's strategy, or NotFound (also for another user's)."""
+        async with self._sessions() as session:
+            row = await repo.get_owned(session, user_id, strategy_id)
+        if row is None:
+            raise NotFound("Strategy not found")
+        return row
+
+    async def list(self, user_id: str, flt: repo.StrategyFilter, *, sort: repo.SortKey,
+                   descending: bool, limit: int, after: tuple[Any, str] | None,
+                   ) -> list[Strategy]:
+        """A page of the user's strategies."""
+        async with self._sessions() as session:
+            return await repo.list_owned(session, user_id, flt, sort=sort,
+                                         descending=descending, limit=limit, after=after)
+
+    async def update(self, user_id: str, strategy_id: str, changes: dict[str, Any]) -> Strategy:
+        """Change fields; while RUNNING only risk fields and times, re-armed live."""
+        async with self._sessions() as session, session.begin():
+            row = await self._locked(session, user_id, strategy_id)
+            lifecycle.check_edit(row.status, {_EDIT_FIELD.get(k, k) for k in changes})
+            merged = replace(input_of(row), **changes)
+            await self._validate(session, user_id, merged)
+            for key, value in changes.items():
+                if key == "broker":
+                    row.broker_credential_id = None if value == PAPER else value
+                elif key == "stop_loss_type":
+                    row.stop_loss_type = StopLossType(value).value
+                else:
+                    setattr(row, key, value)
+            self._bump(row)
+        if row.status == StrategyStatus.RUNNING.value:
+            await self._sync(row, EventType.STRATEGY_UPDATED, put=True,
+                             data={"changed": sorted(changes)})
+        return row
+
+    async def delete(self, user_id: str, strategy_id: str) -> None:
+        """Soft delete; refused while RUNNING."""
+        async with self._sessions() as session, session.begin():
+            row = await self._locked(session, user_id, strategy_id)
+            lifecycle.transition(row.status, Action.DELETE)
+            row.deleted_at = self._clock.now()
+            self._bump(row)
+
+    async def start(self, user_id: str, strategy_id: str) -> Strategy:
+        """RUNNING: the runtime copy goes to Redis and STRATEGY_STARTED is published."""
+        async with self._sessions() as session, session.begin():
+            row = await self._locked(session, user_id, strategy_id)
+            row.status = _to(row.status, Action.START)
+            await self._validate(session, user_id, input_of(row))
+            row.started_at = self._clock.now()
+            row.status_reason = None
+            row.consecutive_failures = 0
+            self._bump(row)
+        await self._sync(row, EventType.STRATEGY_STARTED, put=True)
+        return row
+
+    async def stop(self, user_id: str, strategy_id: str, reason: str = "stopped by user",
+                   ) -> Strategy:
+        """STOPPED: the runtime copy is removed and STRATEGY_STOPPED is published."""
+        async with self._sessions() as session, session.begin():
+            row = await self._locked(session, user_id, strategy_id)
+            row.status = _to(row.status, Action.STOP)
+            row.stopped_at = self._clock.now()
+            row.status_reason = reason
+            self._bump(row)
+        await self._sync(row, EventType.STRATEGY_STOPPED, put=False, data={"reason": reason})
+        return row
+
+    async def runtime(self, user_id: str, strategy_id: str) -> StrategyRuntime | None:
+        """The live runtime copy, if the strategy is running."""
+        return await self._runtime.get(user_id, strategy_id)
+
+    async def _locked(self, session: AsyncSession, user_id: str, strategy_id: str) -> Strategy:
+        row = await repo.get_owned(session, user_id, strategy_id, for_update=True)
+        if row is None:
+            raise NotFound("Strategy not found")
+        return row
+
+    def _bump(self, row: Strategy) -> None:
+        row.rev = row.rev + 1
+        row.updated_at = self._clock.now()
+
+    async def _sync(self, row: Strategy, event_type: EventType, *, put: bool,
+                    data: dict[str, Any] | None = None) -> None:
+        try:
+            if put:
+                await self._runtime.put(from_row(row))
+            else:
+                await self._runtime.drop(row.user_id, row.id, row.rev)
+            event = self._events.build(event_type, user_id=row.user_id, strategy_id=row.id,
+                                       rev=row.rev, data={"status": row.status, **(data or {})})
+            await self._events.publish(event)
+        except (RedisError, NatsError, TimeoutError) as exc:
+            log.error("strategy saved but runtime sync failed; rebuild_runtime() will repair",
+                      extra={"strategy_id": row.id, "rev": row.rev})
+            raise Unavailable("Saved; the live update is pending",
+                              details={"strategy_id": row.id}) from exc

@@ -1,0 +1,183 @@
+"""/strategies: a user's own strategies (STR-1…STR-3); another user's are 404."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from quart import Blueprint
+from quart_schema import validate_querystring, validate_request, validate_response
+
+from core import error_codes
+from core.db.models import Strategy
+from core.errors import ValidationFailed
+from core.rbac import Permission
+from core.repos.strategies import SortKey, StrategyFilter
+from core.strategies.service import StrategyInput, StrategyService
+from core.strategies.strategy_validator import PAPER, parse_symbol
+from web.resources import get_resources
+from web.schemas.strategies import (
+    StopLoss,
+    StrategyCreate,
+    StrategyOut,
+    StrategyPage,
+    StrategyQuery,
+    StrategyStatusOut,
+    StrategyUpdate,
+)
+from web.security import current_principal, require
+
+blueprint = Blueprint("strategies", __name__, url_prefix="/strategies")
+
+
+def out(row: Strategy) -> StrategyOut:
+    """The public view of a row."""
+    return StrategyOut(
+        id=row.id, name=row.name, symbol=f"{row.exchange}:{row.symbol}", buy_time=row.buy_time,
+        sell_time=row.sell_time,
+        stop_loss=StopLoss(type=row.stop_loss_type, value=row.stop_loss_value),
+        quantity=row.quantity, broker_credential_id=row.broker_credential_id or PAPER,
+        target_price=row.target_price, trailing_sl_pct=row.trailing_sl_pct,
+        is_simulated=row.is_simulated, status=row.status, position=row.position,
+        rev=row.rev, created_at=row.created_at, updated_at=row.updated_at,
+        started_at=row.started_at, stopped_at=row.stopped_at)
+
+
+def _service() -> StrategyService:
+    return get_resources().services.strategies
+
+
+def _encode_cursor(sort: SortKey, row: Strategy) -> str:
+    value: Any = {"created": row.id, "updated": row.updated_at.isoformat(),
+                  "name": row.name}[sort]
+    raw = json.dumps([sort, value, row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(sort: SortKey, cursor: str) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, value, last_id = json.loads(raw)
+        if kind != sort or not isinstance(last_id, str):
+            raise ValueError(kind)
+        return (datetime.fromisoformat(value) if sort == "updated" else value), last_id
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise ValidationFailed("Invalid cursor for this sort order",
+                               code=error_codes.VAL_BAD_QUERY,
+                               details=[{"field": "cursor", "message": "invalid cursor"}]
+                               ) from exc
+
+
+@blueprint.post("")
+@require(Permission.STRATEGIES_OWN)
+@validate_request(StrategyCreate)
+@validate_response(StrategyOut, 201)
+async def create(data: StrategyCreate) -> tuple[StrategyOut, int]:
+    """Create a strategy (status CREATED)."""
+    exchange, symbol = parse_symbol(data.symbol)
+    row = await _service().create(current_principal().user_id, StrategyInput(
+        name=data.name, exchange=exchange, symbol=symbol, buy_time=data.buy_time,
+        sell_time=data.sell_time, stop_loss_type=data.stop_loss.type,
+        stop_loss_value=data.stop_loss.value, quantity=data.quantity,
+        broker=data.broker_credential_id, is_simulated=data.is_simulated,
+        target_price=data.target_price, trailing_sl_pct=data.trailing_sl_pct))
+    return out(row), 201
+
+
+@blueprint.get("")
+@require(Permission.STRATEGIES_OWN)
+@validate_querystring(StrategyQuery)
+@validate_response(StrategyPage)
+async def list_strategies(query_args: StrategyQuery) -> StrategyPage:
+    """The caller's strategies, filtered and sorted, by cursor."""
+    descending = query_args.sort.startswith("-")
+    sort: SortKey = query_args.sort.lstrip("-")  # type: ignore[assignment]
+    exchange = symbol = None
+    if query_args.symbol:
+        exchange, symbol = parse_symbol(query_args.symbol)
+    after = _decode_cursor(sort, query_args.cursor) if query_args.cursor else None
+    rows = await _service().list(
+        current_principal().user_id,
+        StrategyFilter(status=query_args.status, exchange=exchange, symbol=symbol),
+        sort=sort, descending=descending, limit=query_args.limit + 1, after=after)
+    page = rows[:query_args.limit]
+    more = len(rows) > query_args.limit
+    return StrategyPage(items=[out(r) for r in page],
+                        next_cursor=_encode_cursor(sort, page[-1]) if more and page else None)
+
+
+@blueprint.get("/<strategy_id>")
+@require(Permission.STRATEGIES_OWN)
+@validate_response(StrategyOut)
+async def get_one(strategy_id: str) -> StrategyOut:
+    """One strategy."""
+    return out(await _service().get(current_principal().user_id, strategy_id))
+
+
+@blueprint.put("/<strategy_id>")
+@require(Permission.STRATEGIES_OWN)
+@validate_request(StrategyUpdate)
+@validate_response(StrategyOut)
+async def update(strategy_id: str, data: StrategyUpdate) -> StrategyOut:
+    """Change fields; a running strategy's stop-loss, target and times are re-armed live."""
+    given = data.model_dump(exclude_unset=True)
+    changes: dict[str, Any] = {}
+    for key, value in given.items():
+        if value is None:
+            if key in ("target_price", "trailing_sl_pct"):
+                changes[key] = None  # clearing an optional exit is allowed
+            continue
+        if key == "symbol":
+            changes["exchange"], changes["symbol"] = parse_symbol(value)
+        elif key == "stop_loss":
+            changes["stop_loss_type"] = data.stop_loss.type  # type: ignore[union-attr]
+            changes["stop_loss_value"] = data.stop_loss.value  # type: ignore[union-attr]
+        elif key == "broker_credential_id":
+            changes["broker"] = value
+        else:
+            changes[key] = value
+    if not changes:
+        raise ValidationFailed("Nothing to change", details=[{"field": "", "message":
+                                                             "give at least one field"}])
+    return out(await _service().update(current_principal().user_id, strategy_id, changes))
+
+
+@blueprint.delete("/<strategy_id>")
+@require(Permission.STRATEGIES_OWN)
+async def delete(strategy_id: str) -> tuple[str, int]:
+    """Delete a strategy that is not running."""
+    await _service().delete(current_principal().user_id, strategy_id)
+    return "", 204
+
+
+@blueprint.post("/<strategy_id>/start")
+@require(Permission.STRATEGIES_OWN)
+@validate_response(StrategyOut)
+async def start(strategy_id: str) -> StrategyOut:
+    """Start: the pipeline arms the strategy for its next trading day's times."""
+    return out(await _service().start(current_principal().user_id, strategy_id))
+
+
+@blueprint.post("/<strategy_id>/stop")
+@require(Permission.STRATEGIES_OWN)
+@validate_response(StrategyOut)
+async def stop(strategy_id: str) -> StrategyOut:
+    """Stop: the pipeline disarms the strategy."""
+    return out(await _service().stop(current_principal().user_id, strategy_id))
+
+
+@blueprint.get("/<strategy_id>/status")
+@require(Permission.STRATEGIES_OWN)
+@validate_response(StrategyStatusOut)
+async def status(strategy_id: str) -> StrategyStatusOut:
+    """Status, position and whether the runtime copy is live."""
+    user_id = current_principal().user_id
+    row = await _service().get(user_id, strategy_id)
+    live = await _service().runtime(user_id, strategy_id)
+    return StrategyStatusOut(id=row.id, status=row.status, position=row.position,
+                             last_action=row.last_action, entry_price=row.entry_price,
+                             rev=row.rev, live=live is not None and live.rev == row.rev,
+                             status_reason=row.status_reason)
