@@ -6,7 +6,8 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
@@ -32,15 +33,26 @@ from web.security import current_principal, require
 
 blueprint = Blueprint("strategies", __name__, url_prefix="/strategies")
 
+PAISE: Final = Decimal("0.01")
+
+
+def _plain(value: Decimal | None) -> Decimal | None:
+    # The same number reads the same whether it came from the request or the database.
+    return None if value is None else value.normalize()
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(PAISE)
+
 
 def out(row: Strategy) -> StrategyOut:
     """The public view of a row."""
     return StrategyOut(
         id=row.id, name=row.name, symbol=f"{row.exchange}:{row.symbol}", buy_time=row.buy_time,
         sell_time=row.sell_time,
-        stop_loss=StopLoss(type=row.stop_loss_type, value=row.stop_loss_value),
+        stop_loss=StopLoss(type=row.stop_loss_type, value=_plain(row.stop_loss_value)),
         quantity=row.quantity, broker_credential_id=row.broker_credential_id or PAPER,
-        target_price=row.target_price, trailing_sl_pct=row.trailing_sl_pct,
+        target_price=_money(row.target_price), trailing_sl_pct=_plain(row.trailing_sl_pct),
         is_simulated=row.is_simulated, status=row.status, position=row.position,
         rev=row.rev, created_at=row.created_at, updated_at=row.updated_at,
         started_at=row.started_at, stopped_at=row.stopped_at)
@@ -178,6 +190,6 @@ async def status(strategy_id: str) -> StrategyStatusOut:
     row = await _service().get(user_id, strategy_id)
     live = await _service().runtime(user_id, strategy_id)
     return StrategyStatusOut(id=row.id, status=row.status, position=row.position,
-                             last_action=row.last_action, entry_price=row.entry_price,
+                             last_action=row.last_action, entry_price=_money(row.entry_price),
                              rev=row.rev, live=live is not None and live.rev == row.rev,
                              status_reason=row.status_reason)
