@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import time
 
 from quart.typing import TestClientProtocol as HttpClient
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.models import AuditLog, Strategy
 from core.ids import new_id
+from core.strategies.runtime import RuntimeStore, from_row
 from tests.stubs import PASSWORD, bearer, login, make_admin, signup
 
 
@@ -125,7 +127,7 @@ async def test_create_with_role_and_duplicate(client: HttpClient,
 
 
 async def test_soft_delete_stops_strategies_and_access(
-        client: HttpClient, sessions: async_sessionmaker[AsyncSession]) -> None:
+        client: HttpClient, sessions: async_sessionmaker[AsyncSession], redis: Redis) -> None:
     admin = await make_admin(client, sessions)
     headers = bearer(admin["access_token"])
     trader = await signup(client, "leaving@example.com")
@@ -136,8 +138,16 @@ async def test_soft_delete_stops_strategies_and_access(
                              buy_time=time(9, 20), sell_time=time(15, 0),
                              stop_loss_type="PRICE", stop_loss_value=1400, quantity=1,
                              status="RUNNING", position="NONE"))
+    store = RuntimeStore(redis)
+    async with sessions() as session:
+        row = await session.get(Strategy, sid)
+        assert row is not None
+        await store.put(from_row(row))
     response = await client.delete(f"/admin/users/{uid}", headers=headers)
     assert response.status_code == 204
+    # The deleted user's strategy is disarmed in the pipeline's runtime state too.
+    assert await store.get(uid, sid) is None
+    assert await store.get_all_active_strategies() == []
     async with sessions() as session:
         strategy = await session.get(Strategy, sid)
     assert strategy is not None

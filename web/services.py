@@ -45,16 +45,18 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
     """Wire the services from settings and pools."""
     codec = TokenCodec(settings, clock)
     authenticator = Authenticator(sessions, redis, codec, clock, settings.stream_ticket_ttl_s)
+    strategies = StrategyService(sessions, redis, EventPublisher(js, clock), clock, Limits(
+        max_quantity=settings.max_quantity,
+        max_stop_loss_pct=Decimal(str(settings.max_stop_loss_pct)),
+        max_trailing_sl_pct=Decimal(str(settings.max_trailing_sl_pct))))
     return Services(
         authenticator=authenticator,
         accounts=Accounts(sessions, codec, authenticator, clock, settings.bcrypt_rounds),
         resets=PasswordResets(sessions, build_mailer(settings), clock,
                               settings.password_reset_ttl_s, settings.bcrypt_rounds,
                               authenticator),
-        admin_users=AdminUsers(sessions, clock, settings.bcrypt_rounds, authenticator),
+        admin_users=AdminUsers(sessions, clock, settings.bcrypt_rounds, authenticator,
+                               strategies),
         limiter=RateLimiter(redis),
-        strategies=StrategyService(sessions, redis, EventPublisher(js, clock), clock, Limits(
-            max_quantity=settings.max_quantity,
-            max_stop_loss_pct=Decimal(str(settings.max_stop_loss_pct)),
-            max_trailing_sl_pct=Decimal(str(settings.max_trailing_sl_pct)))),
+        strategies=strategies,
     )

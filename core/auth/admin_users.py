@@ -17,6 +17,7 @@ from core.errors import Conflict, NotFound
 from core.repos import audit, refresh_tokens, strategies, users
 from core.repos.audit import Actor
 from core.security.passwords import hash_password_async
+from core.strategies.service import StrategyService
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +40,11 @@ class AdminUsers:
     """List, inspect, create, change and delete users on an admin's behalf."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 bcrypt_rounds: int, authenticator: Authenticator) -> None:
+                 bcrypt_rounds: int, authenticator: Authenticator,
+                 strategies: StrategyService) -> None:
         self._sessions = sessions
         self._auth = authenticator
+        self._strategies = strategies
         self._clock = clock
         self._rounds = bcrypt_rounds
 
@@ -129,10 +132,12 @@ class AdminUsers:
             stopped = await strategies.stop_all_for_user(session, user_id, now=now,
                                                          reason="user deleted by admin")
             await audit.record(session, actor, "admin.users.delete", target_type="user",
-                               target_id=user_id,
-                               details={"email": user.email, "stopped_strategies": stopped})
+                               target_id=user_id, details={
+                                   "email": user.email,
+                                   "stopped_strategies": [sid for sid, _ in stopped]})
         await self._auth.revoke_sessions(ended)
-        return stopped
+        await self._strategies.disarm_stopped(user_id, stopped, "user deleted by admin")
+        return [sid for sid, _ in stopped]
 
     async def _keep_an_admin(self, session: AsyncSession) -> None:
         # The caller holds `lock_admin_set`: two concurrent demotions cannot both pass.

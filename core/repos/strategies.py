@@ -78,12 +78,12 @@ async def count_for_user(session: AsyncSession, user_id: str) -> int:
 
 
 async def stop_all_for_user(session: AsyncSession, user_id: str, *, now: datetime,
-                            reason: str) -> list[str]:
-    """Mark every running strategy of a user STOPPED; returns their ids."""
+                            reason: str) -> list[tuple[str, int]]:
+    """Mark every running strategy of a user STOPPED; returns (id, new rev) of each."""
     result = await session.execute(
         update(Strategy)
         .where(Strategy.user_id == user_id, Strategy.status == StrategyStatus.RUNNING.value)
         .values(status=StrategyStatus.STOPPED.value, stopped_at=now, status_reason=reason,
-                rev=Strategy.rev + 1)
-        .returning(Strategy.id))
-    return list(result.scalars())
+                rev=Strategy.rev + 1, updated_at=now)
+        .returning(Strategy.id, Strategy.rev))
+    return [(row[0], row[1]) for row in result.all()]

@@ -120,7 +120,7 @@ class StrategyService:
             raise NotFound("Strategy not found")
         return row
 
-    async def list(self, user_id: str, flt: repo.StrategyFilter, *, sort: repo.SortKey,
+    async def page(self, user_id: str, flt: repo.StrategyFilter, *, sort: repo.SortKey,
                    descending: bool, limit: int, after: tuple[Any, str] | None,
                    ) -> list[Strategy]:
         """A page of the user's strategies."""
@@ -180,6 +180,22 @@ class StrategyService:
             self._bump(row)
         await self._sync(row, EventType.STRATEGY_STOPPED, put=False, data={"reason": reason})
         return row
+
+    async def disarm_stopped(self, user_id: str, stopped: list[tuple[str, int]],
+                             reason: str) -> None:
+        """After strategies were stopped in bulk (a user deleted): drop their runtime copies
+        and publish STRATEGY_STOPPED, as `stop` does for one."""
+        for strategy_id, rev in stopped:
+            try:
+                await self._runtime.drop(user_id, strategy_id, rev)
+                await self._events.publish(self._events.build(
+                    EventType.STRATEGY_STOPPED, user_id=user_id, strategy_id=strategy_id,
+                    rev=rev, data={"status": StrategyStatus.STOPPED.value, "reason": reason}))
+            except (RedisError, NatsError, TimeoutError) as exc:
+                log.error("bulk stop saved but runtime sync failed; rebuild_runtime() will "
+                          "repair", extra={"strategy_id": strategy_id, "rev": rev})
+                raise Unavailable("Saved; the live update is pending",
+                                  details={"strategy_id": strategy_id}) from exc
 
     async def runtime(self, user_id: str, strategy_id: str) -> StrategyRuntime | None:
         """The live runtime copy, if the strategy is running."""

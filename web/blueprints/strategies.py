@@ -111,7 +111,7 @@ async def list_strategies(query_args: StrategyQuery) -> StrategyPage:
     if query_args.symbol:
         exchange, symbol = parse_symbol(query_args.symbol)
     after = _decode_cursor(sort, query_args.cursor) if query_args.cursor else None
-    rows = await _service().list(
+    rows = await _service().page(
         current_principal().user_id,
         StrategyFilter(status=query_args.status, exchange=exchange, symbol=symbol),
         sort=sort, descending=descending, limit=query_args.limit + 1, after=after)
