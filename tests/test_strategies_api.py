@@ -230,3 +230,26 @@ async def test_runtime_equals_postgres_after_rebuild(
         row = await session.get(Strategy, ids[1])
     assert row is not None
     assert after[ids[1]] == from_row(row)
+
+
+async def test_bulk_start_reports_each_failure(client: HttpClient, redis: Redis) -> None:
+    alice = await _user(client, "bulk@example.com")
+    bob = await _user(client, "other@example.com")
+    good = [(await _create(client, alice, name=f"g{i}"))["id"] for i in range(3)]
+    running = (await _create(client, alice, name="running"))["id"]
+    await client.post(f"/strategies/{running}/start", headers=alice)
+    foreign = (await _create(client, bob, name="bobs"))["id"]
+    response = await client.post("/strategies/bulk/start", headers=alice,
+                                 json={"ids": [*good, running, foreign, "str_nope"]})
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert sorted(s["id"] for s in body["started"]) == sorted(good)
+    assert {f["id"]: f["error_code"] for f in body["failed"]} == {
+        running: "STR_009", foreign: "SYS_002", "str_nope": "SYS_002"}
+    store = RuntimeStore(redis)
+    active = {r.strategy_id: r for r in await store.get_all_active_strategies()}
+    assert sorted(active) == sorted([*good, running])
+    bobs = await (await client.get(f"/strategies/{foreign}", headers=bob)).get_json()
+    assert bobs["status"] == "CREATED"
+    assert (await client.post("/strategies/bulk/start", headers=alice,
+                              json={"ids": []})).status_code == 422

@@ -15,3 +15,13 @@ async def get_owned(session: AsyncSession, user_id: str,
         BrokerCredential.id == credential_id, BrokerCredential.user_id == user_id,
         BrokerCredential.deleted_at.is_(None)))
     return result.scalar_one_or_none()
+
+
+async def owned_ids(session: AsyncSession, user_id: str, credential_ids: list[str]) -> set[str]:
+    """Which of these credential ids are the user's live credentials."""
+    if not credential_ids:
+        return set()
+    result = await session.execute(select(BrokerCredential.id).where(
+        BrokerCredential.id.in_(credential_ids), BrokerCredential.user_id == user_id,
+        BrokerCredential.deleted_at.is_(None)))
+    return set(result.scalars())

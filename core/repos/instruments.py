@@ -6,7 +6,7 @@ import csv
 import importlib.resources
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,17 @@ async def upsert(session: AsyncSession, exchange: str, rows: list[dict[str, str]
 async def seed_bundled(session: AsyncSession) -> int:
     """Make sure the bundled NSE equities exist (idempotent)."""
     return await upsert(session, "NSE", bundled_nse_equities(), BUNDLED_SOURCE)
+
+
+async def known(session: AsyncSession, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (exchange, symbol) pairs are active instruments."""
+    if not pairs:
+        return set()
+    result = await session.execute(
+        select(Instrument.exchange, Instrument.symbol).where(
+            tuple_(Instrument.exchange, Instrument.symbol).in_(pairs),
+            Instrument.is_active.is_(True)))
+    return {(row[0], row[1]) for row in result.all()}
 
 
 async def get(session: AsyncSession, exchange: str, symbol: str) -> Instrument | None:

@@ -32,6 +32,17 @@ async def get_owned(session: AsyncSession, user_id: str, strategy_id: str, *,
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def get_owned_many(session: AsyncSession, user_id: str, strategy_ids: list[str],
+                         ) -> list[Strategy]:
+    """The user's strategies among these ids, locked for update in id order (no deadlock
+    between two bulk calls)."""
+    result = await session.execute(
+        select(Strategy).where(Strategy.id.in_(strategy_ids), Strategy.user_id == user_id,
+                               Strategy.deleted_at.is_(None))
+        .order_by(Strategy.id).with_for_update())
+    return list(result.scalars())
+
+
 @dataclass(frozen=True, slots=True)
 class StrategyFilter:
     """List filters."""

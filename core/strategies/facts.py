@@ -33,3 +33,21 @@ async def facts_for(session: AsyncSession, redis: Redis, user_id: str,
     return Facts(instrument_known=known, last_price=await last_price(redis, spec.exchange,
                                                                      spec.symbol),
                  broker_owned=owned)
+
+
+async def facts_for_many(session: AsyncSession, redis: Redis, user_id: str,
+                         specs: list[StrategySpec]) -> list[Facts]:
+    """`facts_for` of many specs in three round trips instead of three per spec."""
+    pairs = sorted({(s.exchange, s.symbol) for s in specs})
+    known = await instruments.known(session, pairs)
+    brokers = sorted({s.broker for s in specs if s.broker != PAPER})
+    owned = await broker_credentials.owned_ids(session, user_id, brokers)
+    try:
+        raw = await redis.mget([redis_keys.ltp(e, s) for e, s in pairs]) if pairs else []
+    except RedisError:
+        raw = [None] * len(pairs)
+    prices = {pair: (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+              for pair, value in zip(pairs, raw, strict=True) if value is not None}
+    return [Facts(instrument_known=(s.exchange, s.symbol) in known,
+                  last_price=prices.get((s.exchange, s.symbol)),
+                  broker_owned=s.broker == PAPER or s.broker in owned) for s in specs]

@@ -114,6 +114,18 @@ class RuntimeStore:
             args=[msgspec.json.encode(record), record.rev, member])
         return bool(written)
 
+    async def put_many(self, records: list[StrategyRuntime]) -> None:
+        """`put` for many records in one pipelined round trip (same rev guard)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for record in records:
+                await self._put(
+                    keys=[redis_keys.strategy_state(record.user_id, record.strategy_id),
+                          redis_keys.RUNNING_STRATEGIES],
+                    args=[msgspec.json.encode(record), record.rev,
+                          f"{record.user_id}:{record.strategy_id}"],
+                    client=pipe)
+            await pipe.execute()
+
     async def drop(self, user_id: str, strategy_id: str, rev: int) -> bool:
         """Remove the record unless Redis holds a newer rev than `rev`."""
         removed = await self._drop(

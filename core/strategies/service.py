@@ -7,8 +7,9 @@ fails the change is saved, the caller gets 503, and `rebuild_runtime()` repairs 
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import time
 from decimal import Decimal
 from typing import Any
@@ -21,17 +22,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import Clock
 from core.db.enums import Position, StopLossType, StrategyStatus
 from core.db.models import Strategy
-from core.errors import NotFound, Unavailable
+from core.errors import AlgoError, NotFound, Unavailable
 from core.events import EventPublisher, EventType
 from core.ids import new_id
 from core.repos import strategies as repo
 from core.strategies import lifecycle
-from core.strategies.facts import facts_for
+from core.strategies.facts import facts_for, facts_for_many
 from core.strategies.lifecycle import Action
 from core.strategies.runtime import RuntimeStore, StrategyRuntime, from_row
 from core.strategies.strategy_validator import PAPER, Limits, StrategySpec, validate
 
 log = logging.getLogger("algo.strategies")
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk call did: the strategies changed, and why each other one was not."""
+
+    started: list[Strategy] = field(default_factory=list)
+    failed: list[tuple[str, AlgoError]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +177,55 @@ class StrategyService:
             self._bump(row)
         await self._sync(row, EventType.STRATEGY_STARTED, put=True)
         return row
+
+    async def start_many(self, user_id: str, strategy_ids: list[str]) -> BulkOutcome:
+        """Start many of the user's strategies in one transaction; each that cannot start
+        (unknown, illegal now, or invalid) is reported and left as it was."""
+        outcome = BulkOutcome()
+        wanted = list(dict.fromkeys(strategy_ids))
+        async with self._sessions() as session, session.begin():
+            rows = await repo.get_owned_many(session, user_id, wanted)
+            found = {row.id for row in rows}
+            outcome.failed += [(sid, NotFound("Strategy not found")) for sid in wanted
+                               if sid not in found]
+            startable: list[Strategy] = []
+            for row in rows:
+                try:
+                    lifecycle.transition(row.status, Action.START)
+                except AlgoError as exc:
+                    outcome.failed.append((row.id, exc))
+                else:
+                    startable.append(row)
+            facts = await facts_for_many(session, self._redis, user_id,
+                                         [input_of(r).spec() for r in startable])
+            now = self._clock.now()
+            for row, fact in zip(startable, facts, strict=True):
+                try:
+                    validate(input_of(row).spec(), fact, self._limits)
+                except AlgoError as exc:
+                    outcome.failed.append((row.id, exc))
+                    continue
+                row.status = StrategyStatus.RUNNING.value
+                row.started_at = now
+                row.status_reason = None
+                row.consecutive_failures = 0
+                self._bump(row)
+                outcome.started.append(row)
+        await self._sync_many(outcome.started, EventType.STRATEGY_STARTED)
+        return outcome
+
+    async def _sync_many(self, rows: list[Strategy], event_type: EventType) -> None:
+        if not rows:
+            return
+        try:
+            await self._runtime.put_many([from_row(row) for row in rows])
+            await asyncio.gather(*(self._events.publish(self._events.build(
+                event_type, user_id=row.user_id, strategy_id=row.id, rev=row.rev,
+                data={"status": row.status})) for row in rows))
+        except (RedisError, NatsError, TimeoutError) as exc:
+            log.error("bulk change saved but runtime sync failed; rebuild_runtime() will "
+                      "repair", extra={"strategies": len(rows)})
+            raise Unavailable("Saved; the live update is pending") from exc
 
     async def stop(self, user_id: str, strategy_id: str, reason: str = "stopped by user",
                    ) -> Strategy:

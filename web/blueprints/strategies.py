@@ -21,6 +21,9 @@ from core.strategies.service import StrategyInput, StrategyService
 from core.strategies.strategy_validator import PAPER, parse_symbol
 from web.resources import get_resources
 from web.schemas.strategies import (
+    BulkFailure,
+    BulkIds,
+    BulkResult,
     StopLoss,
     StrategyCreate,
     StrategyOut,
@@ -119,6 +122,18 @@ async def list_strategies(query_args: StrategyQuery) -> StrategyPage:
     more = len(rows) > query_args.limit
     return StrategyPage(items=[out(r) for r in page],
                         next_cursor=_encode_cursor(sort, page[-1]) if more and page else None)
+
+
+@blueprint.post("/bulk/start")
+@require(Permission.STRATEGIES_OWN)
+@validate_request(BulkIds)
+@validate_response(BulkResult)
+async def bulk_start(data: BulkIds) -> BulkResult:
+    """Start up to 500 of the caller's strategies in one call; each failure is listed."""
+    outcome = await _service().start_many(current_principal().user_id, data.ids)
+    return BulkResult(started=[out(row) for row in outcome.started],
+                      failed=[BulkFailure(id=sid, error_code=exc.code.code, message=exc.message)
+                              for sid, exc in outcome.failed])
 
 
 @blueprint.get("/<strategy_id>")

@@ -99,3 +99,24 @@ class StrategyStatusOut(BaseModel):
     rev: int
     live: bool
     status_reason: str | None = None
+
+
+class BulkIds(BaseModel):
+    """Strategies to act on in one call."""
+
+    ids: list[str] = Field(min_length=1, max_length=500)
+
+
+class BulkFailure(BaseModel):
+    """A strategy the bulk call left as it was, and why."""
+
+    id: str
+    error_code: str
+    message: str
+
+
+class BulkResult(BaseModel):
+    """What a bulk call did."""
+
+    started: list[StrategyOut]
+    failed: list[BulkFailure]
