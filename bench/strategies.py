@@ -46,7 +46,7 @@ from core.streams import ensure_streams
 
 SYMBOLS = 2000
 GET_CLIENTS = 200
-START_CONCURRENCY = 64
+START_CONCURRENCY = 8
 
 
 async def populate(endpoints: Endpoints, users: int, count: int) -> list[tuple[str, str]]:
@@ -82,7 +82,8 @@ async def populate(endpoints: Endpoints, users: int, count: int) -> list[tuple[s
 
 async def start_all(endpoints: Endpoints, settings: Settings,
                     pairs: list[tuple[str, str]]) -> dict[str, float]:
-    """Start every strategy through StrategyService.start, `START_CONCURRENCY` at a time."""
+    """Start every strategy through StrategyService.start_many (what POST /strategies/bulk/start
+    runs), one call per user, `START_CONCURRENCY` calls at a time."""
     engine = create_engine(endpoints.database_url, pool_size=START_CONCURRENCY)
     redis = create_redis(endpoints.redis_url, max_connections=START_CONCURRENCY * 2)
     nc = await connect_nats(endpoints.nats_url, name="bench")
@@ -90,14 +91,19 @@ async def start_all(endpoints: Endpoints, settings: Settings,
     service = StrategyService(session_factory(engine), redis,
                               EventPublisher(nc.jetstream(), clock), clock,
                               Limits(settings.max_quantity, Decimal(20), Decimal(20)))
-    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-    for pair in pairs:
-        queue.put_nowait(pair)
+    by_user: dict[str, list[str]] = {}
+    for user_id, strategy_id in pairs:
+        by_user.setdefault(user_id, []).append(strategy_id)
+    queue: asyncio.Queue[tuple[str, list[str]]] = asyncio.Queue()
+    for item in by_user.items():
+        queue.put_nowait(item)
 
     async def worker() -> None:
         while not queue.empty():
-            user_id, strategy_id = queue.get_nowait()
-            await service.start(user_id, strategy_id)
+            user_id, strategy_ids = queue.get_nowait()
+            for start in range(0, len(strategy_ids), 500):
+                outcome = await service.start_many(user_id, strategy_ids[start:start + 500])
+                assert not outcome.failed, outcome.failed[:1]
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(START_CONCURRENCY)))

@@ -9,6 +9,7 @@ from core.clock import Clock, RealClock
 from core.settings import Settings
 from web.blueprints import admin_users, auth, health, strategies
 from web.errors import register_error_handlers
+from web.json import FastJSONProvider
 from web.middleware import register_request_logging
 from web.ratelimit import register_rate_limits
 from web.resources import Resources, install, uninstall
@@ -19,6 +20,7 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
     """Build the web app; its pools open when it starts serving."""
     app = Quart("web")
+    app.json = FastJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     QuartSchema(
         app,

@@ -13,6 +13,7 @@ from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from core import error_codes
+from core.db.enums import Position, StopLossType, StrategyStatus
 from core.db.models import Strategy
 from core.errors import ValidationFailed
 from core.rbac import Permission
@@ -49,14 +50,17 @@ def _money(value: Decimal | None) -> Decimal | None:
 
 
 def out(row: Strategy) -> StrategyOut:
-    """The public view of a row."""
-    return StrategyOut(
+    """The public view of a row (built without re-validation: the row obeys the schema's
+    rules through the database's constraints, and lists build fifty of these)."""
+    return StrategyOut.model_construct(
         id=row.id, name=row.name, symbol=f"{row.exchange}:{row.symbol}", buy_time=row.buy_time,
         sell_time=row.sell_time,
-        stop_loss=StopLoss(type=row.stop_loss_type, value=_plain(row.stop_loss_value)),
+        stop_loss=StopLoss.model_construct(type=StopLossType(row.stop_loss_type),
+                                           value=row.stop_loss_value.normalize()),
         quantity=row.quantity, broker_credential_id=row.broker_credential_id or PAPER,
         target_price=_money(row.target_price), trailing_sl_pct=_plain(row.trailing_sl_pct),
-        is_simulated=row.is_simulated, status=row.status, position=row.position,
+        is_simulated=row.is_simulated, status=StrategyStatus(row.status),
+        position=Position(row.position),
         rev=row.rev, created_at=row.created_at, updated_at=row.updated_at,
         started_at=row.started_at, stopped_at=row.stopped_at)
 

@@ -42,6 +42,10 @@ class Strategy(Base):
         Index("ix_strategies_user_id_status", "user_id", "status"),
         Index("ix_strategies_status", "status"),
         Index("ix_strategies_user_id_created_at", "user_id", "created_at"),
+        # Keyset paging of a user's list by each sort order (ids sort by creation time).
+        Index("ix_strategies_user_id_id", "user_id", "id"),
+        Index("ix_strategies_user_id_updated_at_id", "user_id", "updated_at", "id"),
+        Index("ix_strategies_user_id_name_id", "user_id", "name", "id"),
         Index("ix_strategies_symbol", "exchange", "symbol"),
     )
 
