@@ -1,6 +1,7 @@
 """Strategies at scale: 100,000 strategies of 1,000 users on 2,000 symbols are created and
 started through the strategy service; then the pipeline snapshot is read and the list API
-is loaded by 200 concurrent clients. Starts its own servers and one web process.
+is loaded by 200 concurrent clients. Starts its own servers and the web process (two
+workers, one per core).
 
     .venv/bin/python bench/strategies.py [--seconds N] [--strategies N] [--users N]
 
@@ -47,6 +48,8 @@ from core.streams import ensure_streams
 SYMBOLS = 2000
 GET_CLIENTS = 200
 START_CONCURRENCY = 8
+WEB_WORKERS = 2
+"""One web process per core, as production runs it."""
 
 
 async def populate(endpoints: Endpoints, users: int, count: int) -> list[tuple[str, str]]:
@@ -170,7 +173,8 @@ def main(seconds: float, count: int, users: int) -> dict[str, object]:
             env.update(ALGO_ENV="dev", ALGO_DATA_DIR=tmp, ALGO_WEB_PORT=str(port),
                        ALGO_NATS_URL=endpoints.nats_url, ALGO_DATABASE_URL=endpoints.database_url,
                        ALGO_REDIS_URL=endpoints.redis_url, ALGO_DB_POOL_SIZE="20",
-                       ALGO_RATELIMIT_IP="100000000/1", ALGO_RATELIMIT_USER="100000000/1")
+                       ALGO_RATELIMIT_IP="100000000/1", ALGO_RATELIMIT_USER="100000000/1",
+                       ALGO_WEB_WORKERS=str(WEB_WORKERS))
             web = subprocess.Popen([sys.executable, "-m", "web"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
