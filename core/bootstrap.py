@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import secrets
 from dataclasses import dataclass
+from datetime import date
 
+from core.calendar import Override
 from core.db.engine import create_engine, session_factory
 from core.db.enums import Role
 from core.nats import connect_nats
+from core.redis import create_redis
+from core.repos import calendar as calendar_repo
 from core.repos import instruments, users
 from core.security.passwords import hash_password_async
 from core.settings import Settings
+from core.strategies.runtime import RuntimeStore, rebuild_runtime
 from core.streams import StreamChange, StreamSpecOptions, ensure_streams
 
 
@@ -22,6 +28,33 @@ async def seed_reference_data(database_url: str) -> int:
             return await instruments.seed_bundled(session)
     finally:
         await engine.dispose()
+
+
+async def rebuild_runtime_state(database_url: str, redis_url: str) -> int:
+    """Make Redis hold exactly the running strategies of PostgreSQL (after a Redis loss)."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    redis = create_redis(redis_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await rebuild_runtime(session, RuntimeStore(redis))
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+async def import_holidays(database_url: str, year: int, csv_text: str, source: str) -> int:
+    """Import the exchange's published holiday list of `year` (CSV: date,name)."""
+    holidays = []
+    for row in csv.DictReader(csv_text.splitlines()):
+        holidays.append(Override(date.fromisoformat(row["date"].strip()), "HOLIDAY",
+                                 row["name"].strip()))
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await calendar_repo.import_year(session, year, holidays, source=source)
+    finally:
+        await engine.dispose()
+    return len(holidays)
 
 
 def stream_options(settings: Settings) -> StreamSpecOptions:

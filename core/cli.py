@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core import aio
-from core.bootstrap import create_account, create_streams, seed_reference_data
+from core.bootstrap import (
+    create_account,
+    create_streams,
+    import_holidays,
+    rebuild_runtime_state,
+    seed_reference_data,
+)
 from core.db import migrate
 from core.db.enums import Role
 from core.error_codes import catalog_markdown
@@ -81,6 +87,24 @@ def _cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_runtime_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    count = aio.run(rebuild_runtime_state(_require(settings.database_url, "ALGO_DATABASE_URL"),
+                                          _require(settings.redis_url, "ALGO_REDIS_URL")))
+    print(f"runtime rebuilt: {count} running strategies")
+    return 0
+
+
+def _cmd_calendar_import(settings: Settings, args: argparse.Namespace) -> int:
+    text = Path(args.file).read_text()
+    try:
+        count = aio.run(import_holidays(_require(settings.database_url, "ALGO_DATABASE_URL"),
+                                        args.year, text, source=args.source or args.file))
+    except (ValueError, KeyError) as exc:
+        sys.exit(f"cannot import {args.file}: {exc}")
+    print(f"{args.year}: {count} holidays imported; the year is now covered")
+    return 0
+
+
 def _cmd_errors(settings: Settings, args: argparse.Namespace) -> int:
     text = catalog_markdown()
     if args.check:
@@ -134,6 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     group.add_argument("--prompt", action="store_true", help="prompt for the password")
     p.set_defaults(func=_cmd_create_user)
+    p = sub.add_parser("runtime", help="runtime state in Redis").add_subparsers(
+        dest="runtime_command", required=True).add_parser(
+        "rebuild", help="rebuild Redis runtime state from PostgreSQL")
+    p.set_defaults(func=_cmd_runtime_rebuild)
+    p = sub.add_parser("calendar", help="trading calendar").add_subparsers(
+        dest="calendar_command", required=True).add_parser(
+        "import", help="import the exchange's holiday list of a year (CSV: date,name)")
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--source", help="where the list comes from (circular number, URL)")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_calendar_import)
     p = sub.add_parser("errors", help="write the error-code catalog to docs/errors.md")
     p.add_argument("--check", action="store_true", help="fail if docs/errors.md is stale")
     p.set_defaults(func=_cmd_errors)

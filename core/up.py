@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from types import FrameType
 
 from core import aio
-from core.bootstrap import NewAccount, create_streams, seed_admin, seed_reference_data
+from core.bootstrap import (
+    NewAccount,
+    create_streams,
+    rebuild_runtime_state,
+    seed_admin,
+    seed_reference_data,
+)
 from core.db import migrate
 from core.embedded.process import pick_port, wait_until
 from core.embedded.stack import EmbeddedStack, Endpoints
@@ -101,6 +107,8 @@ class Supervisor:
             print(f"servers ready: {', '.join(endpoints.started) or 'external'}", flush=True)
             migrate.upgrade(endpoints.database_url)
             aio.run(seed_reference_data(endpoints.database_url))
+            running = aio.run(rebuild_runtime_state(endpoints.database_url, endpoints.redis_url))
+            print(f"running strategies armed from PostgreSQL: {running}", flush=True)
             aio.run(create_streams(self.settings, endpoints.nats_url))
             admin = aio.run(seed_admin(self.settings, endpoints.database_url))
             web_port = pick_port(self.settings.web_port, self.settings.web_host)

@@ -8,12 +8,15 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date
+from pathlib import Path
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.embedded.process import pick_port, port_is_free
 from core.embedded.stack import Endpoints
+from core.repos import calendar as calendar_repo
 from core.repos import users
 from core.security.passwords import verify_password
 
@@ -85,3 +88,31 @@ async def test_heartbeat_check_reads_fresh_beats(endpoints: Endpoints, redis: Re
     assert _algo(["heartbeat-check", "executor"], endpoints).returncode == 0
     await redis.set("heartbeat:executor:host-1", json.dumps({"ts": time.time() - 60}), ex=5)
     assert _algo(["heartbeat-check", "executor"], endpoints).returncode == 1
+
+
+async def test_calendar_import_covers_the_year(
+        endpoints: Endpoints, tmp_path: Path,
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    csv_file = tmp_path / "nse-2027.csv"
+    csv_file.write_text("date,name\n2027-01-26,Republic Day\n2027-03-22,Holi\n")
+    result = _algo(["calendar", "import", "--year", "2027", str(csv_file)], endpoints)
+    assert result.returncode == 0, result.stderr
+    assert "2 holidays imported" in result.stdout
+    async with sessions() as session:
+        cal = await calendar_repo.load_calendar(session)
+    assert cal.covers(date(2027, 7, 1))
+    assert not cal.is_trading_day(date(2027, 3, 22))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,name\n2026-01-26,wrong year\n")
+    refused = _algo(["calendar", "import", "--year", "2027", str(bad)], endpoints)
+    assert refused.returncode != 0
+    assert "not a holiday of 2027" in refused.stderr
+
+
+async def test_runtime_rebuild_command(endpoints: Endpoints, redis: Redis) -> None:
+    await redis.sadd("strategies:running", "usr_x:str_stray")
+    await redis.set("user:usr_x:strategy:str_stray", '{"rev": 1}')
+    result = _algo(["runtime", "rebuild"], endpoints)
+    assert result.returncode == 0, result.stderr
+    assert "runtime rebuilt: 0 running strategies" in result.stdout
+    assert await redis.get("user:usr_x:strategy:str_stray") is None
