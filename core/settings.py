@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=0, le=65535)
     web_workers: int = Field(default=1, ge=1, le=32)
+    web_reuse_port: bool = False
+    """Set by `algo web` on its worker processes: each binds the port with SO_REUSEPORT."""
     nats_port: int = Field(default=4222, ge=0, le=65535)
     nats_monitor_port: int = Field(default=8222, ge=0, le=65535)
     redis_port: int = Field(default=6379, ge=0, le=65535)

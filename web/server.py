@@ -1,17 +1,22 @@
 """Serve the app with Hypercorn until SIGTERM or SIGINT, then shut down gracefully.
 
-One process by default; `ALGO_WEB_WORKERS=N` runs N worker processes on the same port
-(Hypercorn's supervisor), one per core, since one Python process uses one core.
+One process by default. With `ALGO_WEB_WORKERS=N` this process supervises N worker
+processes that each bind the port with SO_REUSEPORT, so the kernel spreads connections
+evenly across them (a shared listening socket lets one busy worker take most of them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
+import subprocess
+import sys
+from types import FrameType
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
-from hypercorn.run import run as run_workers
 
 from core import aio
 from core.logging import configure_logging
@@ -20,9 +25,17 @@ from web.app import create_app
 
 
 def hypercorn_config(settings: Settings) -> Config:
-    """The server settings shared by both modes."""
+    """Hypercorn's settings for one serving process."""
     config = Config()
-    config.bind = [f"{settings.web_host}:{settings.web_port}"]
+    if settings.web_reuse_port:
+        sock = socket.socket(socket.AF_INET6 if ":" in settings.web_host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((settings.web_host, settings.web_port))
+        sock.set_inheritable(True)
+        config.bind = [f"fd://{sock.detach()}"]
+    else:
+        config.bind = [f"{settings.web_host}:{settings.web_port}"]
     config.accesslog = None
     config.errorlog = None  # hypercorn's lines go through our JSON root logger instead
     config.graceful_timeout = settings.shutdown_timeout_s
@@ -41,15 +54,27 @@ async def serve_forever(settings: Settings) -> None:
     await serve(create_app(settings), hypercorn_config(settings), shutdown_trigger=stop.wait)
 
 
+def supervise(settings: Settings) -> int:
+    """Run `web_workers` serving processes; pass SIGTERM/SIGINT on; return when all ended."""
+    env = dict(os.environ, ALGO_WEB_WORKERS="1", ALGO_WEB_REUSE_PORT="true")
+    workers = [subprocess.Popen([sys.executable, "-m", "web"], env=env)
+               for _ in range(settings.web_workers)]
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [worker.wait() for worker in workers]
+    return max(codes, default=0)
+
+
 def main() -> None:
     """Entry point of `algo web` / `python -m web`."""
     settings = Settings()
     configure_logging("web", settings.log_level, json_lines=settings.log_json)
-    if settings.web_workers == 1:
-        aio.run(serve_forever(settings))
-        return
-    config = hypercorn_config(settings)
-    config.workers = settings.web_workers
-    config.application_path = "web.asgi:app"
-    config.worker_class = "uvloop"
-    raise SystemExit(run_workers(config))
+    if settings.web_workers > 1:
+        raise SystemExit(supervise(settings))
+    aio.run(serve_forever(settings))
