@@ -152,9 +152,10 @@ class StrategyService:
                 else:
                     setattr(row, key, value)
             self._bump(row)
-        if row.status == StrategyStatus.RUNNING.value:
-            await self._sync(row, EventType.STRATEGY_UPDATED, put=True,
-                             data={"changed": sorted(changes)})
+        # Every change is announced; only a running strategy has a runtime copy to re-arm.
+        await self._sync(row, EventType.STRATEGY_UPDATED,
+                         put=row.status == StrategyStatus.RUNNING.value,
+                         data={"changed": sorted(changes)})
         return row
 
     async def delete(self, user_id: str, strategy_id: str) -> None:
@@ -274,7 +275,7 @@ class StrategyService:
         try:
             if put:
                 await self._runtime.put(from_row(row))
-            else:
+            elif row.status != StrategyStatus.RUNNING.value:
                 await self._runtime.drop(row.user_id, row.id, row.rev)
             event = self._events.build(event_type, user_id=row.user_id, strategy_id=row.id,
                                        rev=row.rev, data={"status": row.status, **(data or {})})
