@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -198,6 +199,11 @@ def main(seconds: float, count: int, users: int) -> dict[str, object]:
 
             wait_until(ready, what="web", timeout_s=60, proc=web)
             user_ids = list(dict.fromkeys(u for u, _ in pairs))
+            del pairs
+            # The load generator measures latency in this process: keep the collector's
+            # full passes over the set-up's objects from pausing it mid-measurement.
+            gc.collect()
+            gc.freeze()
             result.update(aio.run(load_list(port, settings, user_ids, seconds)))
             return result
         finally:
