@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import StrategyStatus
@@ -56,12 +57,23 @@ def _sort_column(sort: SortKey) -> Any:
     return {"created": Strategy.id, "updated": Strategy.updated_at, "name": Strategy.name}[sort]
 
 
+LIST_COLUMNS = (
+    Strategy.id, Strategy.name, Strategy.exchange, Strategy.symbol, Strategy.buy_time,
+    Strategy.sell_time, Strategy.stop_loss_type, Strategy.stop_loss_value, Strategy.quantity,
+    Strategy.broker_credential_id, Strategy.target_price, Strategy.trailing_sl_pct,
+    Strategy.is_simulated, Strategy.status, Strategy.position, Strategy.rev,
+    Strategy.created_at, Strategy.updated_at, Strategy.started_at, Strategy.stopped_at,
+)
+"""What a list shows: plain rows, not ORM entities (a page is fifty of them)."""
+
+
 async def list_owned(session: AsyncSession, user_id: str, flt: StrategyFilter, *,
                      sort: SortKey, descending: bool, limit: int,
-                     after: tuple[Any, str] | None) -> list[Strategy]:
+                     after: tuple[Any, str] | None) -> Sequence[Row[Any]]:
     """A page of the user's strategies by keyset (sort value, id): stable under inserts."""
     column = _sort_column(sort)
-    query = select(Strategy).where(Strategy.user_id == user_id, Strategy.deleted_at.is_(None))
+    query = select(*LIST_COLUMNS).where(Strategy.user_id == user_id,
+                                        Strategy.deleted_at.is_(None))
     if flt.status is not None:
         query = query.where(Strategy.status == flt.status.value)
     if flt.symbol is not None:
@@ -77,7 +89,8 @@ async def list_owned(session: AsyncSession, user_id: str, flt: StrategyFilter, *
     order = [column.desc(), Strategy.id.desc()] if descending else [column.asc(),
                                                                     Strategy.id.asc()]
     result = await session.execute(query.order_by(*order).limit(limit))
-    return list(result.scalars())
+    rows: Sequence[Row[Any]] = result.all()  # type: ignore[assignment]
+    return rows
 
 
 async def count_for_user(session: AsyncSession, user_id: str) -> int:

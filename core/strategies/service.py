@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import time
 from decimal import Decimal
@@ -17,6 +18,7 @@ from typing import Any
 from nats.errors import Error as NatsError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
@@ -131,7 +133,7 @@ class StrategyService:
 
     async def page(self, user_id: str, flt: repo.StrategyFilter, *, sort: repo.SortKey,
                    descending: bool, limit: int, after: tuple[Any, str] | None,
-                   ) -> list[Strategy]:
+                   ) -> Sequence[Row[Any]]:
         """A page of the user's strategies."""
         async with self._sessions() as session:
             return await repo.list_owned(session, user_id, flt, sort=sort,

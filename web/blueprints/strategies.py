@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from core import error_codes
 from core.db.enums import Position, StopLossType, StrategyStatus
-from core.db.models import Strategy
 from core.errors import ValidationFailed
 from core.rbac import Permission
 from core.repos.strategies import SortKey, StrategyFilter
@@ -49,7 +48,72 @@ def _money(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(PAISE)
 
 
-def out(row: Strategy) -> StrategyOut:
+class StrategyView(Protocol):
+    """What `out` reads: a Strategy entity or a list row of the same columns."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def exchange(self) -> str: ...
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def buy_time(self) -> time: ...
+
+    @property
+    def sell_time(self) -> time: ...
+
+    @property
+    def stop_loss_type(self) -> str: ...
+
+    @property
+    def stop_loss_value(self) -> Decimal: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+    @property
+    def broker_credential_id(self) -> str | None: ...
+
+    @property
+    def target_price(self) -> Decimal | None: ...
+
+    @property
+    def trailing_sl_pct(self) -> Decimal | None: ...
+
+    @property
+    def is_simulated(self) -> bool: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def position(self) -> str: ...
+
+    @property
+    def rev(self) -> int: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+    @property
+    def started_at(self) -> datetime | None: ...
+
+    @property
+    def stopped_at(self) -> datetime | None: ...
+
+
+
+def out(row: StrategyView) -> StrategyOut:
     """The public view of a row (built without re-validation: the row obeys the schema's
     rules through the database's constraints, and lists build fifty of these)."""
     return StrategyOut.model_construct(
@@ -69,7 +133,7 @@ def _service() -> StrategyService:
     return get_resources().services.strategies
 
 
-def _encode_cursor(sort: SortKey, row: Strategy) -> str:
+def _encode_cursor(sort: SortKey, row: StrategyView) -> str:
     value: Any = {"created": row.id, "updated": row.updated_at.isoformat(),
                   "name": row.name}[sort]
     raw = json.dumps([sort, value, row.id]).encode()
