@@ -13,18 +13,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import httpx
 
 from bench.httpload import build_request, closed_loop, paced
+from bench.webproc import start_web, stop_web
 from core import aio
 from core.db import migrate
-from core.embedded.process import pick_port, wait_until
+from core.embedded.process import pick_port
 from core.embedded.stack import EmbeddedStack
 from core.settings import Settings
 
@@ -101,28 +100,10 @@ def main(seconds: float, users: int) -> dict[str, object]:
             migrate.upgrade(endpoints.database_url)
             emails = aio.run(_create_users(settings, endpoints.database_url, users))
             port = pick_port(0)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("ALGO_")}
-            env.update(ALGO_ENV="dev", ALGO_DATA_DIR=tmp, ALGO_WEB_PORT=str(port),
-                       ALGO_NATS_URL=endpoints.nats_url, ALGO_DATABASE_URL=endpoints.database_url,
-                       ALGO_REDIS_URL=endpoints.redis_url, ALGO_DB_POOL_SIZE="20",
-                       **{f"ALGO_RATELIMIT_{n}": "100000000/1" for n in
-                          ("IP", "USER", "AUTH_IP", "LOGIN_IP", "LOGIN_ACCOUNT")})
-            web = subprocess.Popen([sys.executable, "-m", "web"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-            def ready() -> bool:
-                try:
-                    url = f"http://127.0.0.1:{port}/health/ready"
-                    return httpx.get(url, timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_until(ready, what="web", timeout_s=60, proc=web)
+            web = start_web(endpoints, tmp, port, ALGO_DB_POOL_SIZE="20")
             return aio.run(run("127.0.0.1", port, seconds, emails))
         finally:
-            if web is not None:
-                web.terminate()
-                web.wait(30)
+            stop_web(web)
             stack.stop()
 
 

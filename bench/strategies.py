@@ -14,26 +14,24 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import time as clock_time
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 from sqlalchemy import insert, text
 
 from bench.httpload import build_request, closed_loop, paced
+from bench.webproc import start_web, stop_web
 from core import aio
 from core.auth.tokens import TokenCodec, TokenType
 from core.clock import RealClock
 from core.db import migrate
 from core.db.engine import create_engine, session_factory
 from core.db.models import Strategy, User
-from core.embedded.process import pick_port, wait_until
+from core.embedded.process import pick_port
 from core.embedded.stack import EmbeddedStack, Endpoints
 from core.events import EventPublisher
 from core.ids import new_id
@@ -183,23 +181,8 @@ def main(seconds: float, count: int, users: int) -> dict[str, object]:
             # Steady state, as autovacuum leaves a live database: not the bulk load's wake.
             aio.run(vacuum(endpoints))
             port = pick_port(0)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("ALGO_")}
-            env.update(ALGO_ENV="dev", ALGO_DATA_DIR=tmp, ALGO_WEB_PORT=str(port),
-                       ALGO_NATS_URL=endpoints.nats_url, ALGO_DATABASE_URL=endpoints.database_url,
-                       ALGO_REDIS_URL=endpoints.redis_url, ALGO_DB_POOL_SIZE="20",
-                       ALGO_RATELIMIT_IP="100000000/1", ALGO_RATELIMIT_USER="100000000/1",
-                       ALGO_WEB_WORKERS=str(WEB_WORKERS))
-            web = subprocess.Popen([sys.executable, "-m", "web"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-            def ready() -> bool:
-                try:
-                    return httpx.get(f"http://127.0.0.1:{port}/health/ready",
-                                     timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_until(ready, what="web", timeout_s=60, proc=web)
+            web = start_web(endpoints, tmp, port, ALGO_DB_POOL_SIZE="20",
+                            ALGO_WEB_WORKERS=str(WEB_WORKERS))
             user_ids = list(dict.fromkeys(u for u, _ in pairs))
             del pairs
             # The load generator measures latency in this process: keep the collector's
@@ -209,9 +192,7 @@ def main(seconds: float, count: int, users: int) -> dict[str, object]:
             result.update(aio.run(load_list(port, settings, user_ids, seconds)))
             return result
         finally:
-            if web is not None:
-                web.terminate()
-                web.wait(30)
+            stop_web(web)
             stack.stop()
 
 

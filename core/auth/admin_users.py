@@ -90,13 +90,7 @@ class AdminUsers:
         """Change role and/or active flag; the last active admin cannot lose either."""
         ended: list[str] = []
         async with self._sessions() as session, session.begin():
-            # Lock first, then read: the admin-count check must see the current state.
-            await users.lock_admin_set(session)
-            if not await users.lock_for_update(session, user_id):
-                raise NotFound("User not found")
-            user = await users.get_user(session, user_id)
-            if user is None:
-                raise NotFound("User not found")
+            user = await self._locked(session, user_id)
             before = {"role": user.role, "is_active": user.is_active}
             loses_admin = user.role == Role.ADMIN.value and user.is_active and (
                 (role is not None and role is not Role.ADMIN) or is_active is False)
@@ -118,12 +112,7 @@ class AdminUsers:
         """Soft delete: no more access, sessions revoked, running strategies stopped."""
         now: datetime = self._clock.now()
         async with self._sessions() as session, session.begin():
-            await users.lock_admin_set(session)
-            if not await users.lock_for_update(session, user_id):
-                raise NotFound("User not found")
-            user = await users.get_user(session, user_id)
-            if user is None:
-                raise NotFound("User not found")
+            user = await self._locked(session, user_id)
             if user.role == Role.ADMIN.value and user.is_active:
                 await self._keep_an_admin(session)
             await users.soft_delete(session, user_id, now)
@@ -138,6 +127,16 @@ class AdminUsers:
         await self._auth.revoke_sessions(ended)
         await self._strategies.disarm_stopped(user_id, stopped, "user deleted by admin")
         return [sid for sid, _ in stopped]
+
+    async def _locked(self, session: AsyncSession, user_id: str) -> User:
+        # Lock first, then read: the admin-count check must see the current state.
+        await users.lock_admin_set(session)
+        if not await users.lock_for_update(session, user_id):
+            raise NotFound("User not found")
+        user = await users.get_user(session, user_id)
+        if user is None:
+            raise NotFound("User not found")
+        return user
 
     async def _keep_an_admin(self, session: AsyncSession) -> None:
         # The caller holds `lock_admin_set`: two concurrent demotions cannot both pass.
