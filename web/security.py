@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Final, ParamSpec, TypeVar
@@ -38,9 +39,13 @@ async def get_current_user() -> Principal:
     token = _bearer()
     if token is None:
         raise AuthenticationFailed(code=error_codes.AUTH_REQUIRED)
-    principal = await get_resources().services.authenticator.authenticate(token)
+    authenticator = get_resources().services.authenticator
+    claims = authenticator.verify(token)
+    # The signature is good, so the user id is real: count the request against the user's
+    # limit while the account is being checked, instead of after.
+    principal, _ = await asyncio.gather(authenticator.authenticate_claims(claims),
+                                        enforce("user", claims.sub, fail_closed=False))
     g.principal = principal
-    await enforce("user", principal.user_id, fail_closed=False)
     return principal
 
 

@@ -37,9 +37,16 @@ class Authenticator:
         self._clock = clock
         self._ticket_ttl_s = ticket_ttl_s
 
+    def verify(self, token: str) -> Claims:
+        """Check an access token's signature and claims (no I/O)."""
+        return self._codec.verify(token, TokenType.ACCESS)
+
     async def authenticate(self, token: str) -> Principal:
         """Verify an access token: signature, claims, denylists, the account's current state."""
-        claims = self._codec.verify(token, TokenType.ACCESS)
+        return await self.authenticate_claims(self.verify(token))
+
+    async def authenticate_claims(self, claims: Claims) -> Principal:
+        """The rest of `authenticate` for claims `verify` accepted: denylists and account."""
         await self._refuse_if_revoked(claims.jti, claims.fam)
         async with self._sessions() as session:
             user = await users.get_auth_view(session, claims.sub)
