@@ -11,8 +11,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import time
-from decimal import Decimal
 from typing import Any
 
 from nats.errors import Error as NatsError
@@ -45,37 +43,10 @@ class BulkOutcome:
     failed: list[tuple[str, AlgoError]] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class StrategyInput:
-    """A full strategy as the user describes it."""
-
-    name: str
-    exchange: str
-    symbol: str
-    buy_time: time
-    sell_time: time
-    stop_loss_type: StopLossType
-    stop_loss_value: Decimal
-    quantity: int
-    broker: str
-    is_simulated: bool = False
-    target_price: Decimal | None = None
-    trailing_sl_pct: Decimal | None = None
-
-    def spec(self) -> StrategySpec:
-        """The validator's view."""
-        return StrategySpec(
-            exchange=self.exchange, symbol=self.symbol, buy_time=self.buy_time,
-            sell_time=self.sell_time, stop_loss_type=self.stop_loss_type,
-            stop_loss_value=self.stop_loss_value, quantity=self.quantity, broker=self.broker,
-            is_simulated=self.is_simulated, target_price=self.target_price,
-            trailing_sl_pct=self.trailing_sl_pct)
-
-
-def input_of(row: Strategy) -> StrategyInput:
-    """The input that describes an existing strategy."""
-    return StrategyInput(
-        name=row.name, exchange=row.exchange, symbol=row.symbol, buy_time=row.buy_time,
+def spec_of(row: Strategy) -> StrategySpec:
+    """The validator's view of an existing strategy."""
+    return StrategySpec(
+        exchange=row.exchange, symbol=row.symbol, buy_time=row.buy_time,
         sell_time=row.sell_time, stop_loss_type=StopLossType(row.stop_loss_type),
         stop_loss_value=row.stop_loss_value, quantity=row.quantity,
         broker=row.broker_credential_id or PAPER, is_simulated=row.is_simulated,
@@ -88,7 +59,7 @@ def _to(status: str, action: Action) -> str:
     return new.value
 
 
-# Which StrategyInput fields an update names, in lifecycle terms.
+# Which StrategySpec fields an update names, in lifecycle terms.
 _EDIT_FIELD = {"stop_loss_type": "stop_loss", "stop_loss_value": "stop_loss",
                "exchange": "symbol", "broker": "broker_credential_id"}
 
@@ -105,16 +76,15 @@ class StrategyService:
         self._clock = clock
         self._limits = limits
 
-    async def _validate(self, session: AsyncSession, user_id: str, data: StrategyInput) -> None:
-        spec = data.spec()
+    async def _validate(self, session: AsyncSession, user_id: str, spec: StrategySpec) -> None:
         validate(spec, await facts_for(session, self._redis, user_id, spec), self._limits)
 
-    async def create(self, user_id: str, data: StrategyInput) -> Strategy:
+    async def create(self, user_id: str, name: str, data: StrategySpec) -> Strategy:
         """A new strategy in CREATED."""
         async with self._sessions() as session, session.begin():
             await self._validate(session, user_id, data)
             return await repo.add(session, Strategy(
-                id=new_id("str"), user_id=user_id, name=data.name, exchange=data.exchange,
+                id=new_id("str"), user_id=user_id, name=name, exchange=data.exchange,
                 symbol=data.symbol, buy_time=data.buy_time, sell_time=data.sell_time,
                 stop_loss_type=data.stop_loss_type.value, stop_loss_value=data.stop_loss_value,
                 quantity=data.quantity,
@@ -144,7 +114,7 @@ class StrategyService:
         async with self._sessions() as session, session.begin():
             row = await self._locked(session, user_id, strategy_id)
             lifecycle.check_edit(row.status, {_EDIT_FIELD.get(k, k) for k in changes})
-            merged = replace(input_of(row), **changes)
+            merged = replace(spec_of(row), **{k: v for k, v in changes.items() if k != "name"})
             await self._validate(session, user_id, merged)
             for key, value in changes.items():
                 if key == "broker":
@@ -173,7 +143,7 @@ class StrategyService:
         async with self._sessions() as session, session.begin():
             row = await self._locked(session, user_id, strategy_id)
             row.status = _to(row.status, Action.START)
-            await self._validate(session, user_id, input_of(row))
+            await self._validate(session, user_id, spec_of(row))
             row.started_at = self._clock.now()
             row.status_reason = None
             row.consecutive_failures = 0
@@ -200,11 +170,11 @@ class StrategyService:
                 else:
                     startable.append(row)
             facts = await facts_for_many(session, self._redis, user_id,
-                                         [input_of(r).spec() for r in startable])
+                                         [spec_of(r) for r in startable])
             now = self._clock.now()
             for row, fact in zip(startable, facts, strict=True):
                 try:
-                    validate(input_of(row).spec(), fact, self._limits)
+                    validate(spec_of(row), fact, self._limits)
                 except AlgoError as exc:
                     outcome.failed.append((row.id, exc))
                     continue

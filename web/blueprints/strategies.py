@@ -17,8 +17,8 @@ from core.db.enums import Position, StopLossType, StrategyStatus
 from core.errors import ValidationFailed
 from core.rbac import Permission
 from core.repos.strategies import SortKey, StrategyFilter
-from core.strategies.service import StrategyInput, StrategyService
-from core.strategies.strategy_validator import PAPER, parse_symbol
+from core.strategies.service import StrategyService
+from core.strategies.strategy_validator import PAPER, StrategySpec, parse_symbol
 from web.resources import get_resources
 from web.schemas.strategies import (
     BulkFailure,
@@ -161,8 +161,8 @@ def _decode_cursor(sort: SortKey, cursor: str) -> tuple[Any, str]:
 async def create(data: StrategyCreate) -> tuple[StrategyOut, int]:
     """Create a strategy (status CREATED)."""
     exchange, symbol = parse_symbol(data.symbol)
-    row = await _service().create(current_principal().user_id, StrategyInput(
-        name=data.name, exchange=exchange, symbol=symbol, buy_time=data.buy_time,
+    row = await _service().create(current_principal().user_id, data.name, StrategySpec(
+        exchange=exchange, symbol=symbol, buy_time=data.buy_time,
         sell_time=data.sell_time, stop_loss_type=data.stop_loss.type,
         stop_loss_value=data.stop_loss.value, quantity=data.quantity,
         broker=data.broker_credential_id, is_simulated=data.is_simulated,
