@@ -12,7 +12,8 @@ from typing import Final
 
 _ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIXES: Final = frozenset(
-    {"usr", "str", "brk", "ord", "ntf", "aud", "evt", "rtk", "ses", "pwr", "err", "olg", "req"}
+    {"usr", "str", "brk", "ord", "ntf", "aud", "evt", "rtk", "ses", "pwr", "err", "olg", "req",
+     "ppo"}
 )
 ID_LENGTH: Final = 26
 

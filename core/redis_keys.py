@@ -56,3 +56,17 @@ def heartbeat(role: str, instance: str) -> str:
 
 
 HEARTBEAT_PATTERN = "heartbeat:*"
+
+
+PAPER_FAULTS = "paper:faults"
+"""Hash of the paper broker's fault switches: `mode` or `mode:{account}` → remaining count."""
+
+
+def trigger_fired(trading_day: str) -> str:
+    """The set of `{strategy_id}:{action}` the trigger has fired on one trading day."""
+    return f"trigger:fired:{trading_day}"
+
+
+def trigger_missed(trading_day: str) -> str:
+    """The set of triggers reported as missed on one trading day (one report each)."""
+    return f"trigger:missed:{trading_day}"

@@ -78,6 +78,23 @@ class Settings(BaseSettings):
     max_trailing_sl_pct: float = Field(default=20.0, gt=0, le=90)
     mailer: Literal["log"] = "log"
 
+    # The paper broker (brokers/paper/) and trying the system outside market hours.
+    paper_slippage_bps: int = Field(default=5, ge=0, le=500)
+    paper_latency_ms: int = Field(default=0, ge=0, le=10_000)
+    paper_fill_delay_ms: int = Field(default=0, ge=0, le=60_000)
+    paper_always_open: bool = False
+    """Dev only: paper strategies and the paper market treat every minute as in session."""
+
+    # The order pipeline (pipeline/trigger, pipeline/executor).
+    trigger_grace_s: float = Field(default=60.0, ge=0, le=3600)
+    executor_concurrency: int = Field(default=64, ge=1, le=1024)
+    executor_max_deliver: int = Field(default=5, ge=2, le=100)
+    executor_ack_wait_s: float = Field(default=30.0, ge=1)
+    executor_fill_timeout_s: float = Field(default=30.0, gt=0)
+    broker_rate: str = "10/1"
+    """Orders per broker account as "orders/seconds" (token bucket in Redis)."""
+    order_lock_ttl_s: float = Field(default=60.0, gt=0)
+
     # Rate limits as "requests/seconds" (GCRA in Redis); see core/ratelimit.py.
     ratelimit_ip: str = "600/60"
     ratelimit_user: str = "600/60"
@@ -94,13 +111,15 @@ class Settings(BaseSettings):
                 raise SettingsError("ALGO_ENCRYPTION_KEYS must be set outside ALGO_ENV=dev")
             if len(self.jwt_secret.get_secret_value().encode()) < 32:
                 raise SettingsError("ALGO_JWT_SECRET must be at least 32 bytes")
+            if self.paper_always_open:
+                raise SettingsError("ALGO_PAPER_ALWAYS_OPEN is allowed only in ALGO_ENV=dev")
         if self.bcrypt_rounds < 12 and self.env != "test":
             raise SettingsError("ALGO_BCRYPT_ROUNDS below 12 is allowed only in ALGO_ENV=test")
         if self.heartbeat_ttl_s <= self.heartbeat_interval_s:
             raise SettingsError("ALGO_HEARTBEAT_TTL_S must exceed ALGO_HEARTBEAT_INTERVAL_S")
         _ = self.encryption_key_map  # validates the format
         for name in ("ratelimit_ip", "ratelimit_user", "ratelimit_auth_ip", "ratelimit_login_ip",
-                     "ratelimit_login_account"):
+                     "ratelimit_login_account", "broker_rate"):
             parse_rate(getattr(self, name), f"ALGO_{name.upper()}")
         if self.jwt_secret.get_secret_value() in self.previous_jwt_secrets:
             raise SettingsError("ALGO_JWT_PREVIOUS_SECRETS must not contain the current secret")

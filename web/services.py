@@ -48,7 +48,8 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
     strategies = StrategyService(sessions, redis, EventPublisher(js, clock), clock, Limits(
         max_quantity=settings.max_quantity,
         max_stop_loss_pct=Decimal(str(settings.max_stop_loss_pct)),
-        max_trailing_sl_pct=Decimal(str(settings.max_trailing_sl_pct))))
+        max_trailing_sl_pct=Decimal(str(settings.max_trailing_sl_pct)),
+        paper_always_open=settings.paper_always_open))
     return Services(
         authenticator=authenticator,
         accounts=Accounts(sessions, codec, authenticator, clock, settings.bcrypt_rounds),

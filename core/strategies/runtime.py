@@ -70,6 +70,8 @@ class StrategyRuntime(msgspec.Struct, frozen=True, kw_only=True):
     trailing_sl_pct: str | None = None
     entry_price: str | None = None
     position_day: str | None = None
+    started_at: str | None = None
+    """When the strategy was (last) started, ISO-8601: triggers before it are not due."""
 
 
 def _number(value: Decimal) -> str:
@@ -91,7 +93,8 @@ def from_row(row: Strategy) -> StrategyRuntime:
         broker=row.broker_credential_id or PAPER, is_simulated=row.is_simulated,
         position=row.position, target_price=_text(row.target_price),
         trailing_sl_pct=_text(row.trailing_sl_pct), entry_price=_text(row.entry_price),
-        position_day=row.position_day.isoformat() if row.position_day else None)
+        position_day=row.position_day.isoformat() if row.position_day else None,
+        started_at=row.started_at.isoformat() if row.started_at else None)
 
 
 _decoder = msgspec.json.Decoder(StrategyRuntime)

@@ -4,10 +4,12 @@ from core.db.models.audit_log import AuditLog
 from core.db.models.broker_credential import BrokerCredential
 from core.db.models.daily_user_stats import DailyUserStats
 from core.db.models.error_log import ErrorLog
+from core.db.models.halt import Halt
 from core.db.models.instrument import Instrument
 from core.db.models.notification import Notification, NotificationPreference
 from core.db.models.order import Order
 from core.db.models.order_log import OrderLog
+from core.db.models.paper_order import PaperOrder
 from core.db.models.password_reset import PasswordReset
 from core.db.models.refresh_token import RefreshToken
 from core.db.models.strategy import Strategy
@@ -20,11 +22,13 @@ __all__ = [
     "BrokerCredential",
     "DailyUserStats",
     "ErrorLog",
+    "Halt",
     "Instrument",
     "Notification",
     "NotificationPreference",
     "Order",
     "OrderLog",
+    "PaperOrder",
     "PasswordReset",
     "RefreshToken",
     "Strategy",

@@ -64,6 +64,9 @@ class Order(Base):
     filled_quantity: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     trace_id: Mapped[str | None] = mapped_column(String(64))
+    event_id: Mapped[str | None] = mapped_column(String(32))
+    """The id of the event announcing the final outcome, fixed at commit so that a
+    redelivered command republishes the same event (and the stream drops it)."""
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
     sent_at: Mapped[Timestamp | None]

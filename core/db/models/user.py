@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, CheckConstraint, Index, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.base import Base, CreatedAt, PrefixedId, Timestamp, UpdatedAt
+from core.db.base import Base, CreatedAt, Money, PrefixedId, Timestamp, UpdatedAt
 from core.db.enums import Role, check_in
 
 
@@ -30,3 +30,5 @@ class User(Base):
     last_login_at: Mapped[Timestamp | None]
     deleted_at: Mapped[Timestamp | None]
     password_changed_at: Mapped[Timestamp | None]
+    max_daily_loss: Mapped[Money | None]
+    """Optional risk limit: realised loss in a day beyond this halts the user (RUN-8)."""
