@@ -19,6 +19,7 @@ EXPECTED_TABLES = {
     "users", "refresh_tokens", "password_resets", "broker_credentials", "strategies", "orders",
     "order_logs", "audit_logs", "notifications", "notification_preferences", "error_logs",
     "daily_user_stats", "trading_calendar_overrides", "instruments", "trading_calendar_years",
+    "paper_orders", "halts",
 }
 
 
