@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date
@@ -10,6 +11,7 @@ from datetime import date
 from core.calendar import Override
 from core.db.engine import create_engine, session_factory
 from core.db.enums import Role
+from core.halts import restore_halts
 from core.nats import connect_nats
 from core.redis import create_redis
 from core.repos import calendar as calendar_repo
@@ -18,6 +20,8 @@ from core.security.passwords import hash_password_async
 from core.settings import Settings
 from core.strategies.runtime import RuntimeStore, rebuild_runtime
 from core.streams import StreamChange, StreamSpecOptions, ensure_streams
+
+log = logging.getLogger("algo.bootstrap")
 
 
 async def seed_reference_data(database_url: str) -> int:
@@ -31,10 +35,15 @@ async def seed_reference_data(database_url: str) -> int:
 
 
 async def rebuild_runtime_state(database_url: str, redis_url: str) -> int:
-    """Make Redis hold exactly the running strategies of PostgreSQL (after a Redis loss)."""
+    """Make Redis hold exactly the running strategies and the halts of PostgreSQL (after a
+    Redis loss); returns the number of running strategies."""
     engine = create_engine(database_url, pool_size=1, max_overflow=0)
     redis = create_redis(redis_url)
     try:
+        async with session_factory(engine)() as session, session.begin():
+            halts = await restore_halts(session, redis)
+        if halts:
+            log.warning("halts restored from PostgreSQL: %d engaged", halts)
         async with session_factory(engine)() as session:
             return await rebuild_runtime(session, RuntimeStore(redis))
     finally:

@@ -15,7 +15,9 @@ from core.auth.authenticator import Authenticator
 from core.auth.resets import PasswordResets
 from core.auth.tokens import TokenCodec
 from core.clock import Clock
+from core.commands import CommandPublisher
 from core.events import EventPublisher
+from core.halts import HaltStore
 from core.mail import LogMailer, Mailer
 from core.ratelimit import RateLimiter
 from core.settings import Settings
@@ -33,6 +35,7 @@ class Services:
     admin_users: AdminUsers
     limiter: RateLimiter
     strategies: StrategyService
+    halts: HaltStore
 
 
 def build_mailer(settings: Settings) -> Mailer:
@@ -49,7 +52,7 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
         max_quantity=settings.max_quantity,
         max_stop_loss_pct=Decimal(str(settings.max_stop_loss_pct)),
         max_trailing_sl_pct=Decimal(str(settings.max_trailing_sl_pct)),
-        paper_always_open=settings.paper_always_open))
+        paper_always_open=settings.paper_always_open), commands=CommandPublisher(js))
     return Services(
         authenticator=authenticator,
         accounts=Accounts(sessions, codec, authenticator, clock, settings.bcrypt_rounds),
@@ -60,4 +63,5 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
                                strategies),
         limiter=RateLimiter(redis),
         strategies=strategies,
+        halts=HaltStore(sessions, redis),
     )

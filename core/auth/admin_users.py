@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Final, Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +21,14 @@ from core.repos import audit, refresh_tokens, strategies, users
 from core.repos.audit import Actor
 from core.security.passwords import hash_password_async
 from core.strategies.service import StrategyService
+
+
+class _Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED: Final = _Unchanged.UNCHANGED
+"""An update argument left as it is (None is a value: it clears a limit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,22 +97,33 @@ class AdminUsers:
         return user
 
     async def update(self, actor: Actor, user_id: str, *, role: Role | None,
-                     is_active: bool | None) -> UserDetail:
-        """Change role and/or active flag; the last active admin cannot lose either."""
+                     is_active: bool | None,
+                     max_daily_loss: Decimal | Literal[_Unchanged.UNCHANGED] | None = UNCHANGED,
+                     ) -> UserDetail:
+        """Change role, active flag and/or max daily loss (None clears it); the last active
+        admin cannot lose their role or active flag."""
         ended: list[str] = []
         async with self._sessions() as session, session.begin():
             user = await self._locked(session, user_id)
-            before = {"role": user.role, "is_active": user.is_active}
+            before: dict[str, object] = {"role": user.role, "is_active": user.is_active}
+            if max_daily_loss is not UNCHANGED:
+                # Money goes to the audit log as exact text: a JSON number reads back as a float.
+                before["max_daily_loss"] = _text(user.max_daily_loss)
             loses_admin = user.role == Role.ADMIN.value and user.is_active and (
                 (role is not None and role is not Role.ADMIN) or is_active is False)
             if loses_admin:
                 await self._keep_an_admin(session)
+            if max_daily_loss is not UNCHANGED:
+                user.max_daily_loss = max_daily_loss
+                await session.flush()
             await users.update_user(session, user_id, role=role, is_active=is_active)
             if is_active is False:
                 ended = await refresh_tokens.revoke_all_for_user(
                     session, user_id, now=self._clock.now(), reason="deactivated")
             await session.refresh(user)
-            after = {"role": user.role, "is_active": user.is_active}
+            after: dict[str, object] = {"role": user.role, "is_active": user.is_active}
+            if max_daily_loss is not UNCHANGED:
+                after["max_daily_loss"] = _text(user.max_daily_loss)
             await audit.record(session, actor, "admin.users.update", target_type="user",
                                target_id=user_id, details={"before": before, "after": after})
             count = await strategies.count_for_user(session, user_id)
@@ -142,3 +164,7 @@ class AdminUsers:
         # The caller holds `lock_admin_set`: two concurrent demotions cannot both pass.
         if await users.count_active_admins(session) <= 1:
             raise Conflict(code=error_codes.AUTH_LAST_ADMIN)
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return str(amount) if amount is not None else None

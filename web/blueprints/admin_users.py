@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from core.auth.admin_users import UserDetail
+from core.auth.admin_users import UNCHANGED, UserDetail
 from core.rbac import Permission
 from core.repos.users import UserFilter
 from web.resources import get_resources
@@ -24,7 +24,8 @@ blueprint = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 
 def _detail(detail: UserDetail) -> AdminUserDetail:
     base = AdminUserOut.model_validate(detail.user, from_attributes=True)
-    return AdminUserDetail(**base.model_dump(), strategy_count=detail.strategy_count)
+    return AdminUserDetail(**base.model_dump(), strategy_count=detail.strategy_count,
+                           max_daily_loss=detail.user.max_daily_loss)
 
 
 @blueprint.get("")
@@ -65,9 +66,11 @@ async def get_user(user_id: str) -> AdminUserDetail:
 @validate_request(AdminUserUpdate)
 @validate_response(AdminUserDetail)
 async def update_user(user_id: str, data: AdminUserUpdate) -> AdminUserDetail:
-    """Change a user's role or active flag (deactivation ends their sessions at once)."""
+    """Change a user's role, active flag or max daily loss (deactivation ends sessions)."""
     return _detail(await get_resources().services.admin_users.update(
-        actor(), user_id, role=data.role, is_active=data.is_active))
+        actor(), user_id, role=data.role, is_active=data.is_active,
+        max_daily_loss=(data.max_daily_loss if "max_daily_loss" in data.model_fields_set
+                        else UNCHANGED)))
 
 
 @blueprint.delete("/<user_id>")

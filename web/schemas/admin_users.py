@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -34,9 +35,11 @@ class AdminUserOut(BaseModel):
 
 
 class AdminUserDetail(AdminUserOut):
-    """A user with their strategy count."""
+    """A user with their strategy count and risk limit."""
 
     strategy_count: int
+    max_daily_loss: Decimal | None = None
+    """Realised loss in a day that halts the user's trading; None when there is no limit."""
 
 
 class AdminUserPage(BaseModel):
@@ -55,13 +58,15 @@ class AdminUserCreate(BaseModel):
 
 
 class AdminUserUpdate(BaseModel):
-    """Role and/or active flag."""
+    """Role, active flag and/or max daily loss (null clears the limit)."""
 
     role: Role | None = None
     is_active: bool | None = None
+    max_daily_loss: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
 
     @model_validator(mode="after")
     def _something(self) -> AdminUserUpdate:
-        if self.role is None and self.is_active is None:
-            raise ValueError("give role and/or is_active")
+        if (self.role is None and self.is_active is None
+                and "max_daily_loss" not in self.model_fields_set):
+            raise ValueError("give role, is_active and/or max_daily_loss")
         return self
