@@ -7,8 +7,9 @@ STAMP_DEV := $(VENV)/.installed-dev
 
 .PHONY: run test test-netns lint typecheck pytest install install-dev clean
 
+# Paper trading at any hour, so a newcomer can watch a strategy trade at night (dev only).
 run: $(STAMP_RUN)
-	$(BIN)/algo up
+	ALGO_PAPER_ALWAYS_OPEN=$${ALGO_PAPER_ALWAYS_OPEN:-1} $(BIN)/algo up
 
 test: $(STAMP_DEV)
 	$(BIN)/ruff check .

@@ -39,9 +39,10 @@ class EventPublisher:
         self._clock = clock
 
     def build(self, event_type: EventType, *, user_id: str, strategy_id: str | None,
-              rev: int = 0, data: dict[str, Any] | None = None) -> Event:
-        """A new event (not yet published)."""
-        return Event(id=new_id("evt"), type=event_type.value, user_id=user_id,
+              rev: int = 0, data: dict[str, Any] | None = None,
+              event_id: str | None = None) -> Event:
+        """A new event (not yet published); `event_id` fixes its id for republishing."""
+        return Event(id=event_id or new_id("evt"), type=event_type.value, user_id=user_id,
                      strategy_id=strategy_id, rev=rev,
                      ts=int(self._clock.now().timestamp() * 1e9), data=data or {})
 

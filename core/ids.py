@@ -53,3 +53,10 @@ def id_timestamp_ms(value: str) -> int:
     for char in body:
         number = number * 32 + _ALPHABET.index(char)
     return number >> 80
+
+
+def sibling_id(value: str, n: int) -> str:
+    """The `n`-th id derived from `value` (its last character moved `n` places): a fixed,
+    repeatable companion id, e.g. the second event of one order outcome."""
+    head, last = value[:-1], value[-1]
+    return head + _ALPHABET[(_ALPHABET.index(last) + n) % len(_ALPHABET)]

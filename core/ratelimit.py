@@ -48,6 +48,8 @@ class Decision:
 
     allowed: bool
     retry_after_s: int
+    retry_after_ms: int = 0
+    """The exact wait, for callers that queue rather than refuse (the executor)."""
 
 
 class RateLimiter:
@@ -72,4 +74,5 @@ class RateLimiter:
             args=[interval_ms, rate.limit, "1" if record else "0"])
         if int(allowed):
             return Decision(True, 0)
-        return Decision(False, max(1, math.ceil(float(wait_ms) / 1000)))
+        return Decision(False, max(1, math.ceil(float(wait_ms) / 1000)),
+                        max(1, math.ceil(float(wait_ms))))

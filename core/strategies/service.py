@@ -19,8 +19,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import Clock
-from core.db.enums import Position, StopLossType, StrategyStatus
+from core.clock import Clock, trading_day
+from core.commands import CommandPublisher, build_command
+from core.db.enums import OrderAction, Position, StopLossType, StrategyStatus
 from core.db.models import Strategy
 from core.errors import AlgoError, NotFound, Unavailable
 from core.events import EventPublisher, EventType
@@ -68,13 +69,15 @@ class StrategyService:
     """Every change to a strategy goes through here."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis,
-                 events: EventPublisher, clock: Clock, limits: Limits) -> None:
+                 events: EventPublisher, clock: Clock, limits: Limits, *,
+                 commands: CommandPublisher | None = None) -> None:
         self._sessions = sessions
         self._redis = redis
         self._runtime = RuntimeStore(redis)
         self._events = events
         self._clock = clock
         self._limits = limits
+        self._commands = commands
 
     async def _validate(self, session: AsyncSession, user_id: str, spec: StrategySpec) -> None:
         validate(spec, await facts_for(session, self._redis, user_id, spec), self._limits)
@@ -202,15 +205,36 @@ class StrategyService:
 
     async def stop(self, user_id: str, strategy_id: str, reason: str = "stopped by user",
                    ) -> Strategy:
-        """STOPPED: the runtime copy is removed and STRATEGY_STOPPED is published."""
+        """STOPPED: the runtime copy is removed and STRATEGY_STOPPED is published. An open
+        position is squared off at once (RUN-9): a SQUARE_OFF command goes to the executor,
+        which sells at market whatever the strategy's status."""
         async with self._sessions() as session, session.begin():
             row = await self._locked(session, user_id, strategy_id)
             row.status = _to(row.status, Action.STOP)
             row.stopped_at = self._clock.now()
             row.status_reason = reason
             self._bump(row)
-        await self._sync(row, EventType.STRATEGY_STOPPED, put=False, data={"reason": reason})
+        square_off = row.position == Position.BOUGHT.value
+        await self._sync(row, EventType.STRATEGY_STOPPED, put=False,
+                         data={"reason": reason, "square_off": square_off})
+        if square_off:
+            await self._square_off(row)
         return row
+
+    async def _square_off(self, row: Strategy) -> None:
+        if self._commands is None:
+            raise RuntimeError("StrategyService needs a CommandPublisher to square off")
+        try:
+            await self._commands.publish(build_command(
+                self._clock.now(), user_id=row.user_id, strategy_id=row.id,
+                trading_day=trading_day(self._clock).isoformat(),
+                action=OrderAction.SQUARE_OFF, reason="square_off", rev=row.rev))
+        except (NatsError, TimeoutError) as exc:
+            log.error("strategy stopped but its square-off could not be queued",
+                      extra={"strategy_id": row.id})
+            raise Unavailable("Stopped; the square-off of the open position could not be "
+                              "queued: stop again to retry", details={"strategy_id": row.id},
+                              ) from exc
 
     async def disarm_stopped(self, user_id: str, stopped: list[tuple[str, int]],
                              reason: str) -> None:

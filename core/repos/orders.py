@@ -1,0 +1,120 @@
+"""Data access for `orders` and `order_logs` (DESIGN §4, RUN-5, RUN-6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.enums import OrderStatus
+from core.db.models import Order, OrderLog, Strategy
+
+FINAL: Final = frozenset({OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.FAILED,
+                          OrderStatus.SKIPPED, OrderStatus.CANCELLED})
+"""Statuses after which an order never changes again."""
+OPEN: Final = frozenset(OrderStatus) - FINAL
+"""Statuses of an order whose fate is still being settled with the broker."""
+DEAD: Final = frozenset({OrderStatus.REJECTED, OrderStatus.FAILED, OrderStatus.SKIPPED,
+                         OrderStatus.CANCELLED})
+"""Final statuses in which no order exists at the broker."""
+
+
+def is_final(status: str) -> bool:
+    """True if an order in `status` will never change."""
+    return OrderStatus(status) in FINAL
+
+
+async def strategy_for_execution(session: AsyncSession, user_id: str, strategy_id: str,
+                                 ) -> Strategy | None:
+    """The strategy locked for update, deleted or not: an exit must reach an open position
+    whatever happened to the strategy since."""
+    return (await session.execute(
+        select(Strategy).where(Strategy.id == strategy_id, Strategy.user_id == user_id)
+        .with_for_update())).scalar_one_or_none()
+
+
+async def get_intent(session: AsyncSession, strategy_id: str, trading_day: date, action: str,
+                     *, for_update: bool = False) -> Order | None:
+    """The order of one intent, if it was already persisted."""
+    query = select(Order).where(Order.strategy_id == strategy_id,
+                                Order.trading_day == trading_day, Order.action == action)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, order_id: str, *, for_update: bool = False,
+              ) -> Order | None:
+    """One order by id."""
+    query = select(Order).where(Order.id == order_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def live_exit(session: AsyncSession, strategy_id: str, trading_day: date) -> Order | None:
+    """An exit of the day that is under way or done (so a second exit must not be sent)."""
+    return (await session.execute(
+        select(Order).where(Order.strategy_id == strategy_id, Order.trading_day == trading_day,
+                            Order.side == "SELL",
+                            Order.status.not_in([s.value for s in DEAD]))
+        .limit(1))).scalar_one_or_none()
+
+
+async def open_orders(session: AsyncSession, *, limit: int = 1000) -> Sequence[Order]:
+    """Orders whose fate is not settled yet, oldest first (for reconciliation)."""
+    return (await session.execute(
+        select(Order).where(Order.status.in_([s.value for s in OPEN]))
+        .order_by(Order.created_at).limit(limit))).scalars().all()
+
+
+def add_log(session: AsyncSession, order: Order, *, attempt: int, status: str,
+            outcome: str | None, request: dict[str, Any] | None = None,
+            response: dict[str, Any] | None = None, error: str | None = None,
+            latency_us: int | None = None) -> None:
+    """Record one broker interaction of `order` (committed with the order's change)."""
+    session.add(OrderLog(order_id=order.id, strategy_id=order.strategy_id,
+                         user_id=order.user_id, attempt=attempt, action=order.action,
+                         status=status, outcome=outcome, request=request, response=response,
+                         error=error[:512] if error else None, latency_us=latency_us,
+                         trace_id=order.trace_id))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """Filters of a user's order list."""
+
+    strategy_id: str | None = None
+    status: OrderStatus | None = None
+    trading_day: date | None = None
+
+
+async def list_owned(session: AsyncSession, user_id: str, flt: OrderFilter, *, limit: int,
+                     before_id: str | None = None) -> Sequence[Order]:
+    """A page of the user's orders, newest first (ids sort by creation time)."""
+    query = select(Order).where(Order.user_id == user_id)
+    if flt.strategy_id is not None:
+        query = query.where(Order.strategy_id == flt.strategy_id)
+    if flt.status is not None:
+        query = query.where(Order.status == flt.status.value)
+    if flt.trading_day is not None:
+        query = query.where(Order.trading_day == flt.trading_day)
+    if before_id is not None:
+        query = query.where(Order.id < before_id)
+    return (await session.execute(query.order_by(Order.id.desc()).limit(limit))).scalars().all()
+
+
+async def get_owned(session: AsyncSession, user_id: str, order_id: str) -> Order | None:
+    """The user's order; another user's is None, as if it did not exist."""
+    return (await session.execute(select(Order).where(
+        Order.id == order_id, Order.user_id == user_id))).scalar_one_or_none()
+
+
+async def logs_of(session: AsyncSession, order_id: str) -> Sequence[OrderLog]:
+    """Every recorded attempt of one order, in order."""
+    return (await session.execute(select(OrderLog).where(OrderLog.order_id == order_id)
+                                  .order_by(OrderLog.id))).scalars().all()

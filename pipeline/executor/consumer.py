@@ -1,0 +1,177 @@
+"""The executor's JetStream side: a durable pull consumer on `cmd.order.>`.
+
+Up to `concurrency` commands are worked on at once. Each is acknowledged with `ack_sync()`
+only after its outcome is committed and announced; while a broker call runs the message
+is kept alive with `in_progress()`. A failure is retried by redelivery (nak with backoff)
+until `max_deliver`, after which the command goes to the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from core import subjects
+from core.messages import OrderCommand, decoder
+from core.trace import TRACE_HEADER, clean_trace_id, new_trace_id, reset_trace_id, set_trace_id
+from pipeline.executor.errors import Busy, Permanent
+
+log = logging.getLogger("algo.pipeline.executor")
+
+DURABLE: Final = "executor"
+_decode = decoder(OrderCommand)
+
+Handle = Callable[[OrderCommand, Callable[[], Awaitable[None]]], Awaitable[object]]
+DeadLetter = Callable[[Msg, OrderCommand | None, str], Awaitable[None]]
+
+
+def consumer_config(*, ack_wait_s: float, max_deliver: int, max_ack_pending: int,
+                    ) -> ConsumerConfig:
+    """The executor's durable consumer."""
+    return ConsumerConfig(
+        durable_name=DURABLE, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+        ack_wait=ack_wait_s, max_deliver=max_deliver, max_ack_pending=max_ack_pending,
+        filter_subject=subjects.COMMANDS_ALL)
+
+
+def _backoff(deliveries: int) -> float:
+    return float(min(2 ** max(0, deliveries - 1), 30))
+
+
+class CommandConsumer:
+    """Fetches commands and runs `handle` on each, `concurrency` at a time."""
+
+    def __init__(self, js: JetStreamContext, handle: Handle, dead_letter: DeadLetter, *,
+                 concurrency: int, ack_wait_s: float, max_deliver: int) -> None:
+        self._js = js
+        self._handle = handle
+        self._dead_letter = dead_letter
+        self._concurrency = concurrency
+        self._ack_wait_s = ack_wait_s
+        self._max_deliver = max_deliver
+        self._slots = asyncio.Semaphore(concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._running = False
+        self.handled = 0
+        self.dead_lettered = 0
+
+    async def start(self) -> None:
+        """Bind the durable consumer and start fetching."""
+        self._sub = await self._js.pull_subscribe(
+            subjects.COMMANDS_ALL, durable=DURABLE, stream=subjects.COMMANDS,
+            config=consumer_config(ack_wait_s=self._ack_wait_s, max_deliver=self._max_deliver,
+                                   max_ack_pending=self._concurrency * 4))
+        self._running = True
+        self._loop_task = asyncio.create_task(self._loop(), name="executor-fetch")
+
+    async def stop(self, timeout_s: float) -> None:
+        """Stop fetching and let in-flight commands finish (unfinished ones are redelivered)."""
+        self._running = False
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._inflight:
+            _, pending = await asyncio.wait(self._inflight, timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
+
+    async def _loop(self) -> None:
+        while self._running:
+            await self._slots.acquire()
+            free = 1
+            while free < self._concurrency and not self._slots.locked():
+                await self._slots.acquire()
+                free += 1
+            try:
+                messages = await self._sub.fetch(free, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):
+                messages = []
+            except Exception as exc:  # noqa: BLE001 — NATS reconnecting: keep trying
+                log.warning("fetch failed: %s", exc)
+                messages = []
+                await asyncio.sleep(0.5)
+            for _ in range(free - len(messages)):
+                self._slots.release()
+            for msg in messages:
+                task = asyncio.create_task(self._one(msg))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._slots.release()
+
+    async def _one(self, msg: Msg) -> None:
+        headers = msg.headers or {}
+        token = set_trace_id(clean_trace_id(headers.get(TRACE_HEADER)) or new_trace_id())
+        pinger = _Keepalive(msg, self._ack_wait_s)
+        command: OrderCommand | None = None
+        try:
+            try:
+                command = _decode.decode(msg.data)
+            except msgspec.DecodeError as exc:
+                raise Permanent(f"undecodable command: {exc}") from exc
+            await self._handle(command, pinger.touch)
+        except Permanent as exc:
+            await self._bury(msg, command, str(exc))
+        except Busy as exc:
+            await self._retry(msg, command, exc, exc.retry_after_s + 0.1)
+        except Exception as exc:  # noqa: BLE001 — any failure: retry, then dead-letter
+            await self._retry(msg, command, exc, _backoff(msg.metadata.num_delivered))
+        else:
+            self.handled += 1
+            await msg.ack_sync()
+        finally:
+            reset_trace_id(token)
+
+    async def _retry(self, msg: Msg, command: OrderCommand | None, exc: BaseException,
+                     delay_s: float) -> None:
+        deliveries = msg.metadata.num_delivered
+        if deliveries >= self._max_deliver:
+            await self._bury(msg, command, f"{type(exc).__name__}: {exc}")
+            return
+        if not isinstance(exc, Busy):
+            log.warning("command failed (delivery %s of %s), will retry: %s", deliveries,
+                        self._max_deliver, exc, exc_info=exc,
+                        extra={"strategy_id": command and command.strategy_id})
+        with contextlib.suppress(Exception):
+            await msg.nak(delay=delay_s)
+
+    async def _bury(self, msg: Msg, command: OrderCommand | None, reason: str) -> None:
+        log.error("command dead-lettered: %s", reason,
+                  extra={"subject": msg.subject,
+                         "strategy_id": command and command.strategy_id})
+        await self._dead_letter(msg, command, reason)
+        self.dead_lettered += 1
+        await msg.ack_sync()
+
+
+class _Keepalive:
+    """`in_progress()` at most every third of the ack wait, so a long broker call is not
+    mistaken for a dead worker."""
+
+    def __init__(self, msg: Msg, ack_wait_s: float) -> None:
+        self._msg = msg
+        self._every = ack_wait_s / 3
+        self._last = asyncio.get_running_loop().time()
+
+    async def touch(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._last >= self._every:
+            self._last = now
+            with contextlib.suppress(Exception):
+                await self._msg.in_progress()
