@@ -51,6 +51,11 @@ def strategy_events(user_id: str, strategy_id: str) -> str:
     return f"events.{token(user_id)}.{token(strategy_id)}.*"
 
 
+def events_of_type(event_type: str) -> str:
+    """Every user's and strategy's events of one type: `events.*.*.{type}`."""
+    return f"events.*.*.{token(event_type)}"
+
+
 def dlq(source_stream: str, consumer: str) -> str:
     """Where a consumer parks a command that exhausted its deliveries."""
     return f"dlq.{token(source_stream.lower())}.{token(consumer)}"

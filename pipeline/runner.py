@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -70,6 +71,9 @@ async def run_roles(names: Sequence[str], settings: Settings, *,
         for service in services:
             await service.start()
             started.append(service)
+        # Everything built so far lives as long as the process: keep it out of the
+        # collector's generations, so a full collection cannot delay a timer or a tick.
+        gc.freeze()
         await stop.wait()
     finally:
         for service in reversed(started):

@@ -1,8 +1,43 @@
-"""The trigger role (filled in by the order-pipeline feature)."""
+"""The trigger role (RUN-1): every running strategy's BUY and SELL, each trading day, on time.
+
+Start-up order is what makes it gap-free: follow the strategy events first, then take the
+Redis snapshot, then apply the buffered and later events whose `rev` is newer. One
+scheduler task sleeps until the earliest entry (or midnight) and is woken early whenever the
+schedule changes. The scheduler's own changes are synchronous; the others (events, the day
+roll-over, the start-up) await I/O and so take one lock, and never interleave.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+
+from core import redis_keys
+from core.calendar import CalendarNotCovered, TradingCalendar
+from core.clock import now_ist
+from core.db.enums import StrategyStatus
+from core.events import EventPublisher, EventType
+from core.messages import Event
+from core.repos.calendar import load_calendar
+from core.strategies.runtime import RuntimeStore, StrategyRuntime
+from pipeline.context import ServiceContext
 from pipeline.service import Service
+from pipeline.trigger import plan
+from pipeline.trigger.book import Book
+from pipeline.trigger.firing import Firer
+from pipeline.trigger.follower import StrategyEventFollower
+from pipeline.trigger.missed import MissedReporter
+from pipeline.trigger.retry import retry_forever
+from pipeline.trigger.schedule import Entry
+from pipeline.trigger.wakeup import wait_until
+
+MAX_SLEEP: Final = timedelta(seconds=60)
+"""Re-read the wall clock at least this often (a long monotonic sleep drifts from it)."""
+READ_CONCURRENCY: Final = 32
+"""Redis reads in flight at once when a burst of events needs records re-read."""
 
 
 class TriggerService(Service):
@@ -10,3 +45,239 @@ class TriggerService(Service):
 
     role = "trigger"
     description = "schedule of running strategies to cmd.order.>"
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        super().__init__(ctx)
+        self._book = Book(paper_always_open=ctx.settings.paper_always_open)
+        self._store = RuntimeStore(ctx.redis)
+        self._follower = StrategyEventFollower(ctx.js, self.log)
+        self._firer = Firer(ctx.js, ctx.redis, ctx.clock, self.log)
+        self._reporter = MissedReporter(EventPublisher(ctx.js, ctx.clock), ctx.redis,
+                                        ctx.sessions, ctx.clock, self.log,
+                                        ctx.settings.trigger_grace_s)
+        self._calendar: TradingCalendar | None = None
+        self._uncovered_logged: date | None = None
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._side_effects: set[asyncio.Task[None]] = set()
+        self.missed = 0
+        """Entries found too late to fire (reported by this or another replica)."""
+
+    # ---- read-only facts for health ---------------------------------------------------
+
+    @property
+    def fired(self) -> int:
+        """Order commands this instance has had acknowledged."""
+        return self._firer.fired
+
+    @property
+    def strategies(self) -> int:
+        """How many running strategies the trigger holds."""
+        return self._book.held
+
+    def next_fire_at(self) -> datetime | None:
+        """When the next entry is due, None if nothing is scheduled today."""
+        return self._book.schedule.next_at()
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Follow events, take the snapshot, begin today, then run the scheduler."""
+        try:
+            async with self.ctx.sessions() as session:
+                self._calendar = await load_calendar(session)
+            await self._follower.subscribe()  # before the snapshot: no change falls between
+            async with self._lock:
+                for record in await self._store.get_all_active_strategies():
+                    self._book.hold(record)
+                await self._begin_day(now_ist(self.ctx.clock).date())
+            self._tasks = [
+                asyncio.create_task(self._follower.run(self._on_events), name="trigger-events"),
+                asyncio.create_task(self._run_schedule(), name="trigger-schedule"),
+            ]
+        except BaseException:
+            await self.on_stop()
+            raise
+        self.log.info("trigger started", extra={"strategies": self._book.held,
+                                                "next_fire_at": str(self.next_fire_at())})
+
+    async def on_stop(self) -> None:
+        """Stop following and scheduling; give in-flight publishes a moment, then cancel."""
+        with contextlib.suppress(Exception):
+            await self._follower.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._side_effects:
+            # A publish cut short is safe: its entry is not marked fired, so a restart within
+            # the grace period publishes it again and the stream drops the duplicate.
+            _, pending = await asyncio.wait(self._side_effects,
+                                             timeout=self.ctx.settings.shutdown_timeout_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # ---- the scheduler -----------------------------------------------------------------
+
+    async def _run_schedule(self) -> None:
+        while True:
+            try:
+                await self._tick()
+            except Exception:
+                self.log.exception("trigger scheduler step failed; retrying")
+                await self.ctx.clock.sleep(1.0)
+
+    async def _tick(self) -> None:
+        """One step: fire what is due, roll the day over at midnight, then wait."""
+        self._wake.clear()  # before reading the schedule: a change from now on wakes us
+        now = self.ctx.clock.now()
+        due = self._book.schedule.pop_due(now)
+        if due:
+            self._dispatch(due, now)
+        day_ends_at = self._book.day_ends_at
+        assert day_ends_at is not None
+        if now >= day_ends_at:
+            async with self._lock:
+                await self._begin_day(now_ist(self.ctx.clock).date())
+            return
+        target = min(day_ends_at, now + MAX_SLEEP)
+        next_at = self._book.schedule.next_at()
+        if next_at is not None:
+            target = min(target, next_at)
+        await wait_until(self.ctx.clock, target, self._wake)
+
+    def _dispatch(self, due: list[Entry], now: datetime) -> None:
+        """Fire due entries, or report those the process reached too late (it stalled)."""
+        grace = self.ctx.settings.trigger_grace_s
+        fire: list[Entry] = []
+        late: list[Entry] = []
+        for entry in due:
+            if self._book.is_done(entry.key):
+                continue
+            self._book.mark_done(entry.key)
+            (late if (now - entry.at).total_seconds() > grace else fire).append(entry)
+        self._launch(fire, late, now)
+
+    def _launch(self, fire: list[Entry], missed: list[Entry], now: datetime) -> None:
+        if fire:
+            self._spawn(self._firer.fire(fire))
+        if missed:
+            self.missed += len(missed)
+            self._spawn(self._reporter.report(missed, now))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._side_effects.add(task)
+        task.add_done_callback(self._side_effect_done)
+
+    def _side_effect_done(self, task: asyncio.Task[None]) -> None:
+        self._side_effects.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("trigger side effect failed", exc_info=task.exception())
+
+    # ---- days and events (always under the lock) -----------------------------------------
+
+    async def _begin_day(self, day: date) -> None:
+        """Rebuild the schedule of `day` for every held strategy."""
+        if self._book.day is not None:  # a roll-over: pick up the admins' calendar changes
+            try:
+                async with self.ctx.sessions() as session:
+                    self._calendar = await load_calendar(session)
+            except Exception:
+                self.log.exception("calendar reload failed; keeping the previous one")
+        fired = await retry_forever(
+            lambda: self.ctx.redis.smembers(redis_keys.trigger_fired(day.isoformat())),
+            clock=self.ctx.clock, log=self.log, what="reading the fired triggers")
+        past = self._book.begin_day(day, market_open=self._market_open(day),
+                                    done=plan.keys_of(fired), now=self.ctx.clock.now())
+        self._wake.set()
+        await self._settle(past)
+
+    def _market_open(self, day: date) -> bool:
+        """Whether real-broker strategies trade on `day`; an uncovered year means no."""
+        assert self._calendar is not None
+        try:
+            return self._calendar.is_trading_day(day)
+        except CalendarNotCovered as exc:
+            if self._uncovered_logged != day:
+                self._uncovered_logged = day
+                self.log.error("no triggers today: %s", exc, extra={"day": day.isoformat()})
+            return False
+
+    async def _on_events(self, events: list[Event]) -> None:
+        try:
+            async with self._lock:
+                await self._apply(events)
+        except Exception:
+            # Only a bug gets here (outages are retried): keep following the later events.
+            self.log.exception("strategy events could not be applied",
+                               extra={"events": [e.id for e in events][:20]})
+
+    async def _apply(self, events: list[Event]) -> None:
+        """Apply the newest event of each strategy if it is newer than what is held."""
+        latest: dict[str, Event] = {}
+        for event in events:
+            sid = event.strategy_id
+            if sid and self._book.newer(sid, event.rev) \
+                    and (sid not in latest or event.rev > latest[sid].rev):
+                latest[sid] = event
+        reread: list[Event] = []
+        for sid, event in latest.items():
+            if event.type == EventType.STRATEGY_STOPPED.value:
+                self._book.drop(sid, event.rev)
+            else:
+                reread.append(event)  # the record, not the event, has the times
+        records = await retry_forever(lambda: self._read(reread), clock=self.ctx.clock,
+                                      log=self.log, what="re-reading strategy records")
+        now = self.ctx.clock.now()
+        past: list[Entry] = []
+        for event, record in zip(reread, records, strict=True):
+            sid = event.strategy_id
+            assert sid is not None
+            if record is None or record.status != StrategyStatus.RUNNING.value:
+                self._book.drop(sid, event.rev)
+            elif self._book.newer(sid, record.rev):
+                past += self._book.arm(record, now, changed_at=plan.instant(event.ts))
+        self._wake.set()
+        await self._settle(past)
+
+    async def _read(self, events: list[Event]) -> list[StrategyRuntime | None]:
+        slots = asyncio.Semaphore(READ_CONCURRENCY)
+
+        async def one(event: Event) -> StrategyRuntime | None:
+            async with slots:
+                return await self._store.get(event.user_id, event.strategy_id or "")
+
+        return list(await asyncio.gather(*(one(e) for e in events)))
+
+    async def _settle(self, past: list[Entry]) -> None:
+        """Judge entries found already past: not due, fire now (grace), or missed."""
+        if not past:
+            return
+        fired = await retry_forever(lambda: self._fired_in_redis(past), clock=self.ctx.clock,
+                                    log=self.log, what="reading the fired triggers")
+        now = self.ctx.clock.now()
+        grace = self.ctx.settings.trigger_grace_s
+        fire: list[Entry] = []
+        missed: list[Entry] = []
+        for entry, was_fired in zip(past, fired, strict=True):
+            if not self._book.is_current(entry):
+                continue
+            outcome = plan.verdict(entry.at, now, since=self._book.since(entry),
+                                   fired=was_fired, grace_s=grace)
+            if was_fired or outcome is not plan.Verdict.NOT_DUE:
+                self._book.mark_done(entry.key)
+            if outcome is plan.Verdict.FIRE:
+                fire.append(entry)
+            elif outcome is plan.Verdict.MISSED:
+                missed.append(entry)
+        self._launch(fire, missed, now)
+
+    async def _fired_in_redis(self, past: list[Entry]) -> list[bool]:
+        assert self._book.day is not None
+        flags = await self.ctx.redis.smismember(
+            redis_keys.trigger_fired(self._book.day.isoformat()), [plan.member(e) for e in past])
+        return [bool(flag) for flag in flags]
+
