@@ -24,11 +24,11 @@ from core.messages import Event
 from core.repos.calendar import load_calendar
 from core.strategies.runtime import RuntimeStore, StrategyRuntime
 from pipeline.context import ServiceContext
+from pipeline.follower import EventFollower
 from pipeline.service import Service
 from pipeline.trigger import plan
 from pipeline.trigger.book import Book
 from pipeline.trigger.firing import Firer
-from pipeline.trigger.follower import StrategyEventFollower
 from pipeline.trigger.missed import MissedReporter
 from pipeline.trigger.retry import retry_forever
 from pipeline.trigger.schedule import Entry
@@ -50,7 +50,7 @@ class TriggerService(Service):
         super().__init__(ctx)
         self._book = Book(paper_always_open=ctx.settings.paper_always_open)
         self._store = RuntimeStore(ctx.redis)
-        self._follower = StrategyEventFollower(ctx.js, self.log)
+        self._follower = EventFollower(ctx.js, self.log)
         self._firer = Firer(ctx.js, ctx.redis, ctx.clock, self.log)
         self._reporter = MissedReporter(EventPublisher(ctx.js, ctx.clock), ctx.redis,
                                         ctx.sessions, ctx.clock, self.log,

@@ -1,4 +1,4 @@
-"""Following the strategies' lifecycle events on EVENTS, in order and with no gap.
+"""Following chosen event types on EVENTS, in order and with no gap (trigger, feed, slwatch).
 
 An ordered push consumer (deliver policy "new") is created before the caller takes its
 Redis snapshot; events arriving meanwhile wait in a queue and are handed over, in stream
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 import msgspec
@@ -22,20 +22,22 @@ from core import subjects
 from core.events import EventType
 from core.messages import Event, decoder
 
-FOLLOWED: Final = (EventType.STRATEGY_STARTED, EventType.STRATEGY_UPDATED,
-                   EventType.STRATEGY_STOPPED)
+STRATEGY_LIFECYCLE: Final = (EventType.STRATEGY_STARTED, EventType.STRATEGY_UPDATED,
+                             EventType.STRATEGY_STOPPED)
 BATCH: Final = 1000
 """Most events handed over at once (a bulk start publishes one event per strategy)."""
 
 Handler = Callable[[list[Event]], Awaitable[None]]
 
 
-class StrategyEventFollower:
-    """Buffers STRATEGY_STARTED / UPDATED / STOPPED events until `run` consumes them."""
+class EventFollower:
+    """Buffers events of the followed types until `run` consumes them."""
 
-    def __init__(self, js: JetStreamContext, log: logging.Logger) -> None:
+    def __init__(self, js: JetStreamContext, log: logging.Logger,
+                 types: Sequence[EventType] = STRATEGY_LIFECYCLE) -> None:
         self._js = js
         self._log = log
+        self._types = tuple(types)
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._decode = decoder(Event)
         self._sub: JetStreamContext.PushSubscription | None = None
@@ -45,7 +47,8 @@ class StrategyEventFollower:
         self._sub = await self._js.subscribe(
             subjects.EVENTS_ALL, stream=subjects.EVENTS, cb=self._on_msg,
             ordered_consumer=True, deliver_policy=DeliverPolicy.NEW,
-            config=ConsumerConfig(filter_subjects=[subjects.events_of_type(t) for t in FOLLOWED]))
+            config=ConsumerConfig(filter_subjects=[subjects.events_of_type(t)
+                                                   for t in self._types]))
 
     async def run(self, handle: Handler) -> None:
         """Hand the buffered and every later event to `handle`, in order, in batches."""
