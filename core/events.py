@@ -17,6 +17,9 @@ from core.ids import new_id
 from core.messages import Event, encode
 from core.trace import TRACE_HEADER, current_trace_id
 
+SYSTEM_USER = "system"
+"""The `user_id` of platform-wide events (admin alerts): `events.system.-.{TYPE}`."""
+
 
 class EventType(StrEnum):
     """Every event type (one documented schema each in docs, as features add them)."""

@@ -95,6 +95,20 @@ class Settings(BaseSettings):
     """Orders per broker account as "orders/seconds" (token bucket in Redis)."""
     order_lock_ttl_s: float = Field(default=60.0, gt=0)
 
+    # Market data (pipeline/feed, pipeline/slwatch).
+    feed_sources: str = "synthetic"
+    """Comma-separated tick sources: synthetic, replay (and broker sources as they come)."""
+    feed_synthetic_rate: float = Field(default=50.0, gt=0, le=1_000_000)
+    """Total synthetic ticks per second, spread over the subscribed symbols."""
+    feed_synthetic_seed: int = 7
+    feed_replay_path: Path | None = None
+    feed_replay_speed: Literal["realtime", "fast"] = "realtime"
+    feed_ltp_interval_ms: int = Field(default=100, ge=0, le=60_000)
+    """At most one LTP write to Redis per symbol per this many milliseconds."""
+    feed_stale_s: float = Field(default=5.0, gt=0)
+    slwatch_partition: str = "0/1"
+    """`i/N`: this replica watches the symbols whose hash falls in slot i of N."""
+
     # Rate limits as "requests/seconds" (GCRA in Redis); see core/ratelimit.py.
     ratelimit_ip: str = "600/60"
     ratelimit_user: str = "600/60"
@@ -115,6 +129,7 @@ class Settings(BaseSettings):
                 raise SettingsError("ALGO_PAPER_ALWAYS_OPEN is allowed only in ALGO_ENV=dev")
         if self.bcrypt_rounds < 12 and self.env != "test":
             raise SettingsError("ALGO_BCRYPT_ROUNDS below 12 is allowed only in ALGO_ENV=test")
+        parse_partition(self.slwatch_partition)
         if self.heartbeat_ttl_s <= self.heartbeat_interval_s:
             raise SettingsError("ALGO_HEARTBEAT_TTL_S must exceed ALGO_HEARTBEAT_INTERVAL_S")
         _ = self.encryption_key_map  # validates the format
@@ -173,3 +188,15 @@ def parse_rate(raw: str, name: str = "rate") -> tuple[int, float]:
     if not sep or limit <= 0 or seconds <= 0:
         raise SettingsError(f"{name} must look like 'requests/seconds', e.g. '5/300'")
     return limit, seconds
+
+
+def parse_partition(raw: str) -> tuple[int, int]:
+    """Parse `i/N` (0 <= i < N) into (i, N)."""
+    index, sep, count = raw.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = -1, 0
+    if not sep or n < 1 or not 0 <= i < n:
+        raise SettingsError("ALGO_SLWATCH_PARTITION must look like 'i/N' with 0 <= i < N")
+    return i, n
