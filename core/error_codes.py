@@ -1,7 +1,7 @@
 """The one catalog of error codes (DESIGN §6); `algo errors` renders it to docs/errors.md.
 
 Families: AUTH_ (authentication, authorisation), BRK_ (brokers), STR_ (strategies),
-EXE_ (execution), VAL_ (input validation), SYS_ (the platform itself).
+MKT_ (market data), EXE_ (execution), VAL_ (input validation), SYS_ (the platform itself).
 Later features add their codes here, never inline at the raise site.
 """
 
@@ -74,6 +74,10 @@ STR_BAD_TRAILING = _define("STR_008", 422, "Trailing stop-loss percent out of ra
 STR_ILLEGAL_TRANSITION = _define("STR_009", 409, "Not allowed in the strategy's current status")
 STR_LOCKED_WHILE_RUNNING = _define("STR_010", 409, "Field cannot change while running")
 STR_SYMBOL_FORMAT = _define("STR_011", 422, "Symbol must look like EXCHANGE:SYMBOL")
+STR_UNKNOWN_SYMBOL_404 = _define("STR_012", 404, "No such instrument")
+
+# MKT: market data
+MKT_NO_PRICE = _define("MKT_001", 404, "No price for this instrument yet")
 
 
 def catalog_markdown() -> str:

@@ -9,7 +9,7 @@ from quart_schema import Info, QuartSchema
 
 from core.clock import Clock, RealClock
 from core.settings import Settings
-from web.blueprints import admin_system, admin_users, auth, health, orders, strategies
+from web.blueprints import admin_system, admin_users, auth, health, market, orders, strategies
 from web.errors import register_error_handlers
 from web.json import FastJSONProvider
 from web.middleware import register_request_logging
@@ -38,7 +38,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
     register_error_handlers(app)
     register_rate_limits(app)
     for blueprint in (health.blueprint, auth.blueprint, admin_users.blueprint,
-                      admin_system.blueprint, strategies.blueprint, orders.blueprint):
+                      admin_system.blueprint, strategies.blueprint, orders.blueprint,
+                      market.blueprint):
         app.register_blueprint(blueprint)
 
     @app.before_serving

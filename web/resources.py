@@ -58,6 +58,7 @@ class Resources:
         """Drain NATS, then close Redis and the engine."""
         try:
             await self.services.resets.drain()
+            await self.services.brokers.close()
             if not self.nc.is_closed:
                 await self.nc.drain()
         finally:

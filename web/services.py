@@ -9,6 +9,8 @@ from nats.js import JetStreamContext
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from brokers.factory import BrokerFactory
+from brokers.quotes import Quotes
 from core.auth.accounts import Accounts
 from core.auth.admin_users import AdminUsers
 from core.auth.authenticator import Authenticator
@@ -36,6 +38,8 @@ class Services:
     limiter: RateLimiter
     strategies: StrategyService
     halts: HaltStore
+    brokers: BrokerFactory
+    quotes: Quotes
 
 
 def build_mailer(settings: Settings) -> Mailer:
@@ -47,6 +51,7 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
                    redis: Redis, js: JetStreamContext) -> Services:
     """Wire the services from settings and pools."""
     codec = TokenCodec(settings, clock)
+    brokers = BrokerFactory(settings, sessions, redis, clock)
     authenticator = Authenticator(sessions, redis, codec, clock, settings.stream_ticket_ttl_s)
     strategies = StrategyService(sessions, redis, EventPublisher(js, clock), clock, Limits(
         max_quantity=settings.max_quantity,
@@ -64,4 +69,6 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
         limiter=RateLimiter(redis),
         strategies=strategies,
         halts=HaltStore(sessions, redis),
+        brokers=brokers,
+        quotes=Quotes(sessions, redis, brokers),
     )

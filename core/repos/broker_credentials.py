@@ -25,3 +25,12 @@ async def owned_ids(session: AsyncSession, user_id: str, credential_ids: list[st
         BrokerCredential.id.in_(credential_ids), BrokerCredential.user_id == user_id,
         BrokerCredential.deleted_at.is_(None)))
     return set(result.scalars())
+
+
+async def usable_for_user(session: AsyncSession, user_id: str) -> list[BrokerCredential]:
+    """The user's valid, not deleted broker connections, oldest first."""
+    return list((await session.execute(
+        select(BrokerCredential).where(BrokerCredential.user_id == user_id,
+                                       BrokerCredential.is_valid.is_(True),
+                                       BrokerCredential.deleted_at.is_(None))
+        .order_by(BrokerCredential.created_at))).scalars())
