@@ -206,12 +206,19 @@ class CommandHandler:
             await self._check_daily_loss(order)
 
     async def _check_daily_loss(self, order: Order) -> None:
-        # The exit is committed and announced; a failure here must not undo or repeat it.
-        try:
-            async with self._sessions() as session:
-                if await enforce_daily_loss(session, self._halts, order.user_id,
-                                            order.trading_day):
-                    log.warning("max daily loss reached; user halted",
-                                extra={"user_id": order.user_id})
-        except Exception:
-            log.exception("daily loss check failed", extra={"user_id": order.user_id})
+        # The exit is committed and announced; a failure here must not undo or repeat it,
+        # but a missed trip would let the next BUY through: try a few times, then shout.
+        for delay in (0.2, 1.0, 0.0):
+            try:
+                async with self._sessions() as session:
+                    if await enforce_daily_loss(session, self._halts, order.user_id,
+                                                order.trading_day):
+                        log.warning("max daily loss reached; user halted",
+                                    extra={"user_id": order.user_id})
+                return
+            except Exception as exc:
+                if not delay:
+                    log.error("daily loss check failed: %s", exc, exc_info=exc,
+                              extra={"user_id": order.user_id})
+                    return
+                await self._clock.sleep(delay)
