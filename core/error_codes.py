@@ -75,6 +75,7 @@ STR_ILLEGAL_TRANSITION = _define("STR_009", 409, "Not allowed in the strategy's 
 STR_LOCKED_WHILE_RUNNING = _define("STR_010", 409, "Field cannot change while running")
 STR_SYMBOL_FORMAT = _define("STR_011", 422, "Symbol must look like EXCHANGE:SYMBOL")
 STR_UNKNOWN_SYMBOL_404 = _define("STR_012", 404, "No such instrument")
+STR_NO_POSITION = _define("STR_013", 409, "The strategy holds no open position")
 
 # MKT: market data
 MKT_NO_PRICE = _define("MKT_001", 404, "No price for this instrument yet")

@@ -12,6 +12,7 @@ then commits, and puts the key back if the commit fails.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,6 +114,7 @@ async def restore_halts(session: AsyncSession, redis: Redis) -> int:
             pipe.delete(*stale)
         for key, reason in wanted.items():
             pipe.set(key, reason)
+        pipe.set(redis_keys.HALTS_RESTORED, "1")
         await pipe.execute()
     return len(wanted)
 
@@ -123,15 +125,24 @@ class HaltStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis) -> None:
         self._sessions = sessions
         self._redis = redis
+        self._restoring = asyncio.Lock()
 
     async def reason(self, user_id: str) -> str | None:
         """Why trading is halted for `user_id` (the global halt first), None if it is not.
 
         One Redis round trip. Redis errors propagate (`redis.exceptions.RedisError`): an
         unanswered question means "halted" to the executor, which must not send (fail closed).
+        A Redis that lost its data (no `halts:restored` marker) would read as "no halt": the
+        halts are restored from PostgreSQL first, so a Redis restart never lifts one.
         """
-        global_reason, user_reason = await self._redis.mget(
-            redis_keys.HALT_GLOBAL, redis_keys.halt_user(user_id))
+        global_reason, user_reason, restored = await self._redis.mget(
+            redis_keys.HALT_GLOBAL, redis_keys.halt_user(user_id), redis_keys.HALTS_RESTORED)
+        if restored is None:
+            async with self._restoring:
+                async with self._sessions() as session, session.begin():
+                    count = await restore_halts(session, self._redis)
+                log.warning("halts restored into Redis from PostgreSQL: %d engaged", count)
+            return await self.reason(user_id)
         for value in (global_reason, user_reason):
             if value is not None:
                 # An empty value is still a halt: the key's presence is what counts.

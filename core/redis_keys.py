@@ -43,6 +43,8 @@ def stream_ticket(ticket_hash: str) -> str:
 
 
 HALT_GLOBAL = "halt:global"
+HALTS_RESTORED = "halts:restored"
+"""Set when Redis holds the halts of PostgreSQL; its absence means Redis lost them."""
 
 
 def halt_user(user_id: str) -> str:

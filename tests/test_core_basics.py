@@ -112,7 +112,7 @@ def test_error_hierarchy_carries_catalogued_codes() -> None:
     assert RateLimited(3).details == {"retry_after": 3}
     assert isinstance(Conflict(), AlgoError)
     families = {code.split("_")[0] for code in CATALOG}
-    assert families <= {"AUTH", "BRK", "STR", "EXE", "VAL", "SYS"}
+    assert families <= {"AUTH", "BRK", "STR", "MKT", "EXE", "VAL", "SYS"}
 
 
 def test_endpoints_never_show_a_password() -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,8 @@ async def test_executor_killed_after_the_broker_accepted_makes_one_order(
         endpoints: Endpoints, tmp_path: Path, sessions: async_sessionmaker[AsyncSession],
         redis: Redis, nc: NatsClient, js: JetStreamContext) -> None:
     kit = Kit(make_settings(endpoints, tmp_path), sessions, redis, nc, js, RealClock())
-    strategy = await kit.running_strategy()
+    # On the real clock: a sell time still ahead, or the BUY would be squared off at once.
+    strategy = await kit.running_strategy(buy=time(0, 0), sell=time(23, 59, 59))
     await PaperFaults(redis).set(FaultMode.HANG_AFTER_ACCEPT)
     log = tmp_path / "executor.log"
     with executor_process(endpoints, log) as first:

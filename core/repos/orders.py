@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import OrderStatus
@@ -118,3 +118,51 @@ async def logs_of(session: AsyncSession, order_id: str) -> Sequence[OrderLog]:
     """Every recorded attempt of one order, in order."""
     return (await session.execute(select(OrderLog).where(OrderLog.order_id == order_id)
                                   .order_by(OrderLog.id))).scalars().all()
+
+
+async def entry_of(session: AsyncSession, strategy_id: str, trading_day: date) -> Order | None:
+    """The day's BUY that put the strategy in its position (filled, wholly or in part)."""
+    return (await session.execute(
+        select(Order).where(Order.strategy_id == strategy_id, Order.trading_day == trading_day,
+                            Order.action == "BUY", Order.filled_quantity > 0)
+    )).scalar_one_or_none()
+
+
+async def exited_quantity(session: AsyncSession, strategy_id: str, trading_day: date) -> int:
+    """How much of the day's position exits have already sold."""
+    total = (await session.execute(
+        select(func.coalesce(func.sum(Order.filled_quantity), 0)).where(
+            Order.strategy_id == strategy_id, Order.trading_day == trading_day,
+            Order.side == "SELL"))).scalar_one()
+    return int(total)
+
+
+async def mark_announced(session: AsyncSession, order_id: str, now: datetime) -> None:
+    """Record that a final order's runtime copy and events went out."""
+    await session.execute(update(Order).where(Order.id == order_id,
+                                              Order.announced_at.is_(None))
+                          .values(announced_at=now))
+
+
+async def unannounced(session: AsyncSession, completed_before: datetime, *,
+                      limit: int = 500) -> Sequence[Order]:
+    """Final orders whose announcement did not go out (a crash or an outage after commit)."""
+    return (await session.execute(
+        select(Order).where(Order.announced_at.is_(None), Order.completed_at.is_not(None),
+                            Order.completed_at < completed_before)
+        .order_by(Order.completed_at).limit(limit))).scalars().all()
+
+
+async def unprotected_positions(session: AsyncSession, trading_day: date, now_time: time,
+                                ) -> Sequence[Strategy]:
+    """Strategies holding a position of the day with no exit under way or done, that are no
+    longer running (stopped, failed) or past their sell time: nothing else would close it."""
+    live = select(Order.id).where(Order.strategy_id == Strategy.id,
+                                  Order.trading_day == trading_day, Order.side == "SELL",
+                                  Order.status.not_in([s.value for s in DEAD]))
+    return (await session.execute(
+        select(Strategy).where(Strategy.position == "BOUGHT",
+                               Strategy.position_day == trading_day,
+                               or_(Strategy.status != "RUNNING", Strategy.sell_time <= now_time),
+                               ~live.exists()))
+    ).scalars().all()

@@ -19,11 +19,12 @@ from redis.exceptions import RedisError
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import error_codes
 from core.clock import Clock, trading_day
 from core.commands import CommandPublisher, build_command
 from core.db.enums import OrderAction, Position, StopLossType, StrategyStatus
 from core.db.models import Strategy
-from core.errors import AlgoError, NotFound, Unavailable
+from core.errors import AlgoError, Conflict, NotFound, Unavailable
 from core.events import EventPublisher, EventType
 from core.ids import new_id
 from core.repos import strategies as repo
@@ -116,7 +117,11 @@ class StrategyService:
         """Change fields; while RUNNING only risk fields and times, re-armed live."""
         async with self._sessions() as session, session.begin():
             row = await self._locked(session, user_id, strategy_id)
-            lifecycle.check_edit(row.status, {_EDIT_FIELD.get(k, k) for k in changes})
+            # An open position is exited on its entry's account and instrument: those, like
+            # a running strategy's, cannot change until it is closed.
+            status = StrategyStatus.RUNNING if row.position == Position.BOUGHT.value \
+                else row.status
+            lifecycle.check_edit(status, {_EDIT_FIELD.get(k, k) for k in changes})
             merged = replace(spec_of(row), **{k: v for k, v in changes.items() if k != "name"})
             await self._validate(session, user_id, merged)
             for key, value in changes.items():
@@ -215,10 +220,27 @@ class StrategyService:
             row.status_reason = reason
             self._bump(row)
         square_off = row.position == Position.BOUGHT.value
-        await self._sync(row, EventType.STRATEGY_STOPPED, put=False,
-                         data={"reason": reason, "square_off": square_off})
-        if square_off:
-            await self._square_off(row)
+        try:
+            await self._sync(row, EventType.STRATEGY_STOPPED, put=False,
+                             data={"reason": reason, "square_off": square_off})
+        finally:
+            # Whatever happened to the announcement, the open position must be closed
+            # (and if even this fails, the executor's sweep squares it off).
+            if square_off:
+                await self._square_off(row)
+        return row
+
+    async def square_off(self, user_id: str, strategy_id: str) -> Strategy:
+        """Exit the day's open position now, whatever the strategy's status (RUN-9)."""
+        async with self._sessions() as session:
+            row = await repo.get_owned(session, user_id, strategy_id)
+        if row is None:
+            raise NotFound("Strategy not found")
+        if row.position != Position.BOUGHT.value:
+            raise Conflict("The strategy holds no open position",
+                           code=error_codes.STR_NO_POSITION,
+                           details={"position": row.position})
+        await self._square_off(row)
         return row
 
     async def _square_off(self, row: Strategy) -> None:
@@ -232,9 +254,10 @@ class StrategyService:
         except (NatsError, TimeoutError) as exc:
             log.error("strategy stopped but its square-off could not be queued",
                       extra={"strategy_id": row.id})
-            raise Unavailable("Stopped; the square-off of the open position could not be "
-                              "queued: stop again to retry", details={"strategy_id": row.id},
-                              ) from exc
+            raise Unavailable("The square-off of the open position could not be queued: "
+                              "retry with POST /strategies/{id}/square-off (the executor "
+                              "also squares off orphaned positions on its own)",
+                              details={"strategy_id": row.id}) from exc
 
     async def disarm_stopped(self, user_id: str, stopped: list[tuple[str, int]],
                              reason: str) -> None:

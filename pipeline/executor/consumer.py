@@ -30,7 +30,7 @@ log = logging.getLogger("algo.pipeline.executor")
 DURABLE: Final = "executor"
 _decode = decoder(OrderCommand)
 
-Handle = Callable[[OrderCommand, Callable[[], Awaitable[None]]], Awaitable[object]]
+Handle = Callable[[OrderCommand], Awaitable[object]]
 DeadLetter = Callable[[Msg, OrderCommand | None, str], Awaitable[None]]
 
 
@@ -66,11 +66,12 @@ class CommandConsumer:
         self.dead_lettered = 0
 
     async def start(self) -> None:
-        """Bind the durable consumer and start fetching."""
-        self._sub = await self._js.pull_subscribe(
-            subjects.COMMANDS_ALL, durable=DURABLE, stream=subjects.COMMANDS,
-            config=consumer_config(ack_wait_s=self._ack_wait_s, max_deliver=self._max_deliver,
-                                   max_ack_pending=self._concurrency * 4))
+        """Create or update the durable consumer to these settings, bind it, start fetching."""
+        # pull_subscribe alone would keep an existing consumer's old max_deliver/ack_wait.
+        await self._js.add_consumer(subjects.COMMANDS, consumer_config(
+            ack_wait_s=self._ack_wait_s, max_deliver=self._max_deliver,
+            max_ack_pending=self._concurrency * 4))
+        self._sub = await self._js.pull_subscribe_bind(DURABLE, stream=subjects.COMMANDS)
         self._running = True
         self._loop_task = asyncio.create_task(self._loop(), name="executor-fetch")
 
@@ -104,6 +105,12 @@ class CommandConsumer:
                 log.warning("fetch failed: %s", exc)
                 messages = []
                 await asyncio.sleep(0.5)
+            # A fetch can hand back more than asked (nats-py drains its pending queue): the
+            # extra ones go back, so the slots always count the commands in hand.
+            for extra in messages[free:]:
+                with contextlib.suppress(Exception):
+                    await extra.nak()
+            messages = messages[:free]
             for _ in range(free - len(messages)):
                 self._slots.release()
             for msg in messages:
@@ -118,14 +125,16 @@ class CommandConsumer:
     async def _one(self, msg: Msg) -> None:
         headers = msg.headers or {}
         token = set_trace_id(clean_trace_id(headers.get(TRACE_HEADER)) or new_trace_id())
-        pinger = _Keepalive(msg, self._ack_wait_s)
+        keepalive = asyncio.create_task(_keep_alive(msg, self._ack_wait_s / 3))
         command: OrderCommand | None = None
         try:
             try:
                 command = _decode.decode(msg.data)
             except msgspec.DecodeError as exc:
                 raise Permanent(f"undecodable command: {exc}") from exc
-            await self._handle(command, pinger.touch)
+            if msg.subject != subjects.order_command(command.user_id, command.strategy_id):
+                raise Permanent(f"command body does not match its subject {msg.subject}")
+            await self._handle(command)
         except Permanent as exc:
             await self._bury(msg, command, str(exc))
         except Busy as exc:
@@ -136,6 +145,7 @@ class CommandConsumer:
             self.handled += 1
             await msg.ack_sync()
         finally:
+            keepalive.cancel()
             reset_trace_id(token)
 
     async def _retry(self, msg: Msg, command: OrderCommand | None, exc: BaseException,
@@ -160,18 +170,10 @@ class CommandConsumer:
         await msg.ack_sync()
 
 
-class _Keepalive:
-    """`in_progress()` at most every third of the ack wait, so a long broker call is not
-    mistaken for a dead worker."""
-
-    def __init__(self, msg: Msg, ack_wait_s: float) -> None:
-        self._msg = msg
-        self._every = ack_wait_s / 3
-        self._last = asyncio.get_running_loop().time()
-
-    async def touch(self) -> None:
-        now = asyncio.get_running_loop().time()
-        if now - self._last >= self._every:
-            self._last = now
-            with contextlib.suppress(Exception):
-                await self._msg.in_progress()
+async def _keep_alive(msg: Msg, every_s: float) -> None:
+    """`in_progress()` every third of the ack wait while the command is worked on, so a long
+    broker call is never mistaken for a dead worker (and redelivered to another)."""
+    while True:
+        await asyncio.sleep(every_s)
+        with contextlib.suppress(Exception):
+            await msg.in_progress()

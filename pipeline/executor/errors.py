@@ -4,12 +4,15 @@
     ├── Permanent        can never succeed: dead-lettered at once, never retried
     │   └── ForeignCommand   names a strategy that does not exist for that user
     ├── Busy             another worker holds the intent's lock: retry shortly
+    ├── LeaseLost        this worker's lock expired or was taken: stop before any send
     ├── Halted           the kill switch is on: nothing is sent (the order is SKIPPED)
     └── LookupFailed     the broker could not say whether the order exists: the order
                          stays UNKNOWN and the command is retried, never blindly resent
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ExecutorError(Exception):
@@ -32,9 +35,18 @@ class Busy(ExecutorError):
         self.retry_after_s = retry_after_s
 
 
+class LeaseLost(ExecutorError):
+    """The intent's lock is no longer this worker's: it must not send."""
+
+
 class Halted(ExecutorError):
     """The kill switch is on."""
 
 
 class LookupFailed(ExecutorError):
-    """The broker could not say whether the order exists."""
+    """The broker could not say whether the order exists; `outcome` holds what was tried
+    (an `Outcome`, kept so the attempts and sends are recorded)."""
+
+    def __init__(self, message: str, outcome: Any = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome

@@ -29,7 +29,19 @@ from pipeline.executor.outcome import Outcome
 from pipeline.executor.rules import EXITS
 
 MAX_CONSECUTIVE_FAILURES: Final = 3
-_FAILED: Final = frozenset({OrderStatus.REJECTED.value, OrderStatus.FAILED.value})
+_UNFILLED_ENDS: Final = frozenset({OrderStatus.REJECTED.value, OrderStatus.FAILED.value,
+                                   OrderStatus.CANCELLED.value})
+
+
+def _failed(order: Order) -> bool:
+    """Ended with nothing bought or sold (a skip is not a failure: nothing was tried)."""
+    return order.status in _UNFILLED_ENDS and order.filled_quantity == 0
+
+
+def _traded(order: Order) -> bool:
+    """Bought or sold something, wholly (FILLED) or in part (CANCELLED after a part)."""
+    return order.filled_quantity > 0 and order.status in (
+        OrderStatus.FILLED.value, OrderStatus.CANCELLED.value)
 
 
 def _bump(strategy: Strategy, now: datetime) -> None:
@@ -65,18 +77,19 @@ async def record(session: AsyncSession, order: Order, strategy: Strategy, outcom
 
 def _settle_strategy(order: Order, strategy: Strategy, now: datetime) -> None:
     action = OrderAction(order.action)
-    if order.status == OrderStatus.FILLED.value:
+    if _traded(order):
         strategy.last_action = action.value
         strategy.consecutive_failures = 0
         if action is OrderAction.BUY:
             strategy.position = Position.BOUGHT.value
             strategy.position_day = order.trading_day
             strategy.entry_price = order.average_price
-        else:
+        elif order.status == OrderStatus.FILLED.value:
+            # An exit is sized to what is left of the position, so a full fill closes it.
             strategy.position = (Position.SL_HIT if action is OrderAction.SL_EXIT
                                  else Position.SOLD).value
         _bump(strategy, now)
-    elif order.status in _FAILED:
+    elif _failed(order):
         strategy.consecutive_failures += 1
         if strategy.consecutive_failures >= MAX_CONSECUTIVE_FAILURES \
                 and strategy.status == StrategyStatus.RUNNING.value:
@@ -89,12 +102,15 @@ def _settle_strategy(order: Order, strategy: Strategy, now: datetime) -> None:
 
 async def _notify(session: AsyncSession, order: Order, strategy: Strategy) -> None:
     """Failures reach the user as notifications in the same transaction (one per event)."""
-    if order.status not in _FAILED or order.event_id is None:
+    partial = order.status == OrderStatus.CANCELLED.value and order.filled_quantity > 0
+    if not (_failed(order) or partial) or order.event_id is None:
         return
     open_position = order.action in {a.value for a in EXITS} \
         and strategy.position == Position.BOUGHT.value
     body = f"{order.action} {order.quantity} {order.exchange}:{order.symbol}: " \
            f"{order.status_reason or order.status}"
+    if partial:
+        body += f" (only {order.filled_quantity} filled before it was cancelled)"
     if open_position:
         body += ". The position is still open: exit it at the broker, or stop the strategy " \
                 "to square it off."
@@ -134,7 +150,7 @@ def announcement(order: Order, strategy: Strategy, publisher: EventPublisher,
     if order.event_id is None:
         return result
     result.events.append(_order_event(order, strategy, publisher))
-    if order.status in _FAILED and strategy.status == StrategyStatus.ERROR.value \
+    if _failed(order) and strategy.status == StrategyStatus.ERROR.value \
             and strategy.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
         result.events.append(publisher.build(
             EventType.STRATEGY_STOPPED, user_id=strategy.user_id, strategy_id=strategy.id,
@@ -151,7 +167,7 @@ def announcement(order: Order, strategy: Strategy, publisher: EventPublisher,
 def _needs_square_off(order: Order, strategy: Strategy, now: datetime) -> bool:
     """A BUY that filled after the strategy stopped, or after its sell time, must be exited
     at once: nothing else would."""
-    if order.action != OrderAction.BUY.value or order.status != OrderStatus.FILLED.value \
+    if order.action != OrderAction.BUY.value or not _traded(order) \
             or strategy.position != Position.BOUGHT.value:
         return False
     if strategy.status != StrategyStatus.RUNNING.value:
@@ -169,7 +185,7 @@ def _order_event(order: Order, strategy: Strategy, publisher: EventPublisher) ->
         "broker": order.broker_type, "is_simulated": order.is_simulated,
         "position": strategy.position,
     }
-    if order.status == OrderStatus.FILLED.value:
+    if _traded(order):
         data.update(filled_quantity=order.filled_quantity,
                     fill_price=None if order.average_price is None else str(order.average_price),
                     broker_order_id=order.broker_order_id,

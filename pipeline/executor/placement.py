@@ -12,7 +12,7 @@ The kill switch and the per-account rate limit are consulted before every send.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Final, Protocol
 
 from brokers.base import BaseBroker, BrokerOrder, OrderRequest
@@ -45,7 +45,12 @@ class HaltCheck(Protocol):
         ...
 
 
-Keepalive = Callable[[], Awaitable[None]]
+class LeaseCheck(Protocol):
+    """The order lock as the placer sees it (pipeline.executor.locks.Lease)."""
+
+    async def check(self) -> None:
+        """Raise LeaseLost unless the lock is still this worker's."""
+        ...
 
 
 def _us(start: float) -> int:
@@ -67,19 +72,30 @@ class Placer:
         self._lookup_backoff = tuple(lookup_backoff)
 
     async def settle(self, broker: BaseBroker, request: OrderRequest, *, user_id: str,
-                     fresh: bool, broker_order_id: str | None, keepalive: Keepalive,
-                     ) -> Outcome:
+                     fresh: bool, broker_order_id: str | None, lease: LeaseCheck,
+                     may_send: bool = True) -> Outcome:
         """Place the order, or, when an earlier try may have reached the broker (`fresh`
-        False), first find out whether it did."""
+        False), first find out whether it did; an order proven absent is sent only if
+        `may_send` (the market is still open for it)."""
         outcome = Outcome(OrderStatus.PENDING)
         if broker_order_id is not None:
             return await self._follow(broker, await self._by_id(broker, broker_order_id,
-                                                                 outcome), outcome, keepalive)
+                                                                 outcome), outcome)
         if not fresh:
             found = await self.lookup(broker, request.client_tag, outcome)
             if found is not None:
-                return await self._follow(broker, found, outcome, keepalive)
-        return await self._send(broker, request, user_id, outcome, keepalive)
+                return await self._follow(broker, found, outcome)
+            if not may_send:
+                outcome.status = OrderStatus.FAILED
+                outcome.reason = "never reached the broker, and its market has closed"
+                return outcome
+        try:
+            return await self._send(broker, request, user_id, outcome, lease)
+        except Halted as exc:
+            # Nothing of this order is at the broker (every earlier try was proven absent).
+            outcome.status = OrderStatus.SKIPPED
+            outcome.reason = f"trading halted: {exc}"
+            return outcome
 
     async def resolve(self, broker: BaseBroker, client_tag: str, broker_order_id: str | None,
                       ) -> Outcome | None:
@@ -94,11 +110,12 @@ class Placer:
         return outcome
 
     async def _send(self, broker: BaseBroker, request: OrderRequest, user_id: str,
-                    outcome: Outcome, keepalive: Keepalive) -> Outcome:
+                    outcome: Outcome, lease: LeaseCheck) -> Outcome:
         not_sent = iter(self._not_sent_backoff)
         absent = 0
         while True:
             await self._clear_to_send(user_id, broker.account, outcome)
+            await lease.check()
             outcome.sends += 1
             start = time.perf_counter()
             try:
@@ -119,15 +136,13 @@ class Placer:
                     return outcome
                 if isinstance(exc, RateLimited):
                     delay = max(delay, exc.retry_after_s)
-                await keepalive()
                 await self._clock.sleep(delay)
                 continue
             except Ambiguous as exc:
                 self._log(outcome, "place", "ambiguous", request, exc, start)
-                await keepalive()
                 found = await self.lookup(broker, request.client_tag, outcome)
                 if found is not None:
-                    return await self._follow(broker, found, outcome, keepalive)
+                    return await self._follow(broker, found, outcome)
                 absent += 1
                 if absent >= MAX_PROVEN_ABSENT:
                     outcome.status = OrderStatus.FAILED
@@ -137,19 +152,20 @@ class Placer:
                 continue
             outcome.attempts.append(Attempt("place", "accepted", request.as_log(),
                                             placed.as_log(), latency_us=_us(start)))
-            return await self._follow(broker, placed, outcome, keepalive)
+            return await self._follow(broker, placed, outcome)
 
     async def _clear_to_send(self, user_id: str, account: str, outcome: Outcome) -> None:
-        # A Redis failure propagates: not knowing whether trading is halted means not sending.
+        while True:
+            decision = await self._limiter.hit("broker", account, self._rate)
+            if decision.allowed:
+                break
+            await self._clock.sleep(decision.retry_after_ms / 1000)
+        # Last, right before the send (a rate-limit wait may have seen a halt engaged). A
+        # Redis failure propagates: not knowing whether trading is halted means not sending.
         reason = await self._halts.reason(user_id)
         if reason is not None:
             outcome.attempts.append(Attempt("place", "halted", error=reason))
             raise Halted(reason)
-        while True:
-            decision = await self._limiter.hit("broker", account, self._rate)
-            if decision.allowed:
-                return
-            await self._clock.sleep(decision.retry_after_ms / 1000)
 
     async def lookup(self, broker: BaseBroker, client_tag: str, outcome: Outcome,
                      ) -> BrokerOrder | None:
@@ -164,7 +180,7 @@ class Placer:
                           start)
                 delay = next(delays, None)
                 if delay is None:
-                    raise LookupFailed(str(exc)) from exc
+                    raise LookupFailed(str(exc), outcome) from exc
                 await self._clock.sleep(delay)
                 continue
             outcome.attempts.append(Attempt(
@@ -184,7 +200,7 @@ class Placer:
                           exc, start)
                 delay = next(delays, None)
                 if delay is None:
-                    raise LookupFailed(str(exc)) from exc
+                    raise LookupFailed(str(exc), outcome) from exc
                 await self._clock.sleep(delay)
                 continue
             outcome.attempts.append(Attempt("poll", found.status.value.lower(),
@@ -193,21 +209,21 @@ class Placer:
             return found
 
     async def _follow(self, broker: BaseBroker, order: BrokerOrder, outcome: Outcome,
-                      keepalive: Keepalive) -> Outcome:
+                      ) -> Outcome:
         """Poll an accepted order until the broker settles it or the fill timeout passes
         (then it stays ACCEPTED and reconciliation finishes it)."""
         waited = 0.0
         delays = iter(FOLLOW_DELAYS_S)
         while not order.status.final and waited < self._fill_timeout_s:
             delay = next(delays, FOLLOW_DELAYS_S[-1])
-            await keepalive()
             await self._clock.sleep(delay)
             waited += delay
+            start = time.perf_counter()
             try:
                 order = await broker.get_order(order.broker_order_id)
             except (BrokerError, TimeoutError, OSError) as exc:
                 self._log(outcome, "poll", "unavailable",
-                          {"broker_order_id": order.broker_order_id}, exc, time.perf_counter())
+                          {"broker_order_id": order.broker_order_id}, exc, start)
         outcome.status = status_of(order)
         outcome.broker_order = order
         if outcome.status is not OrderStatus.FILLED:

@@ -22,6 +22,7 @@ from pipeline.executor.reconcile import Reconciler
 from pipeline.service import Service
 
 RECONCILE_EVERY_S = 30.0
+STARTUP_RECONCILE_S = 10.0
 
 
 class ExecutorService(Service):
@@ -44,34 +45,45 @@ class ExecutorService(Service):
         self.handler = CommandHandler(ctx.sessions, ctx.js, ctx.clock, self.brokers, self.placer,
                                       locks, self.market, RuntimeStore(ctx.redis), events,
                                       self.halts)
-        self.reconciler = Reconciler(ctx.sessions, ctx.clock, self.brokers, self.placer, locks,
-                                     self.market, self.handler)
+        self.reconciler = Reconciler(ctx.sessions, ctx.js, ctx.clock, locks, self.handler)
         self.consumer = CommandConsumer(
             ctx.js, self.handler.handle, DeadLetters(ctx.js, events).park,
             concurrency=s.executor_concurrency, ack_wait_s=s.executor_ack_wait_s,
             max_deliver=s.executor_max_deliver)
         self._periodic: asyncio.Task[None] | None = None
+        self._first: asyncio.Task[None] | None = None
 
     async def on_start(self) -> None:
-        """Reconcile every unsettled order first, then take commands."""
+        """Reconcile every unsettled order first (for up to STARTUP_RECONCILE_S; the rest
+        goes on beside the consumer, the order locks keep them apart), then take commands."""
         await self.market.refresh(force=True)
-        settled = await self.reconciler.run()
-        if settled:
-            self.log.warning("reconciled %s orders left unsettled by an earlier run", settled)
+        first = self._first = asyncio.create_task(self._first_round(), name="reconcile-start")
+        await asyncio.wait([first], timeout=STARTUP_RECONCILE_S)
         await self.consumer.start()
-        self._periodic = asyncio.create_task(self._reconcile_forever(), name="reconcile")
+        self._periodic = asyncio.create_task(self._reconcile_forever(first), name="reconcile")
 
     async def on_stop(self) -> None:
         """Finish in-flight commands (up to the shutdown timeout), then close brokers."""
-        if self._periodic is not None:
-            self._periodic.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._periodic
+        for task in (self._periodic, self._first):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.consumer.stop(self.ctx.settings.shutdown_timeout_s)
         await self.brokers.close()
 
-    async def _reconcile_forever(self) -> None:
-        min_age = self.ctx.settings.executor_fill_timeout_s + 5
+    async def _first_round(self) -> None:
+        try:
+            settled = await self.reconciler.run()
+        except Exception as exc:  # noqa: BLE001 — the periodic rounds try again
+            self.log.warning("start-up reconciliation failed: %s", exc)
+            return
+        if settled:
+            self.log.warning("reconciled %s orders left unsettled by an earlier run", settled)
+
+    async def _reconcile_forever(self, first: asyncio.Task[None]) -> None:
+        await first
+        min_age = self.ctx.settings.executor_ack_wait_s * self.ctx.settings.executor_max_deliver
         while True:
             await self.ctx.clock.sleep(RECONCILE_EVERY_S)
             try:

@@ -260,8 +260,16 @@ async def start(strategy_id: str) -> StrategyOut:
 @require(Permission.STRATEGIES_OWN)
 @validate_response(StrategyOut)
 async def stop(strategy_id: str) -> StrategyOut:
-    """Stop: the pipeline disarms the strategy."""
+    """Stop: the pipeline disarms the strategy and squares off an open position."""
     return out(await _service().stop(current_principal().user_id, strategy_id))
+
+
+@blueprint.post("/<strategy_id>/square-off")
+@require(Permission.STRATEGIES_OWN)
+@validate_response(StrategyOut, 202)
+async def square_off(strategy_id: str) -> tuple[StrategyOut, int]:
+    """Exit the open position now at market, whatever the strategy's status (202: queued)."""
+    return out(await _service().square_off(current_principal().user_id, strategy_id)), 202
 
 
 @blueprint.get("/<strategy_id>/status")

@@ -38,6 +38,8 @@ class Order(Base):
         Index("ix_orders_trading_day", "trading_day"),
         Index("ix_orders_client_tag", "client_tag", unique=True),
         Index("ix_orders_broker_order_id", "broker_order_id"),
+        Index("ix_orders_unannounced", "completed_at",
+              postgresql_where=text("announced_at IS NULL AND completed_at IS NOT NULL")),
     )
 
     id: Mapped[PrefixedId]
@@ -71,3 +73,6 @@ class Order(Base):
     updated_at: Mapped[UpdatedAt]
     sent_at: Mapped[Timestamp | None]
     completed_at: Mapped[Timestamp | None]
+    announced_at: Mapped[Timestamp | None]
+    """When the final outcome's runtime copy and events went out; NULL on a final order
+    means they still must (the executor's sweeper repeats the announcement)."""
