@@ -21,8 +21,8 @@ from core import redis_keys
 from core.clock import Clock
 from core.commands import build_command, publish_command
 from core.trace import new_trace_id, set_trace_id
+from pipeline.retry import retry_forever
 from pipeline.trigger.plan import member
-from pipeline.trigger.retry import retry_forever
 from pipeline.trigger.schedule import Entry
 
 REASON: Final = "schedule"

@@ -20,9 +20,9 @@ from core.events import EventPublisher, EventType
 from core.messages import Event
 from core.repos import notifications
 from core.trace import new_trace_id, set_trace_id
+from pipeline.retry import retry_forever
 from pipeline.trigger.firing import FIRED_TTL_S
 from pipeline.trigger.plan import member
-from pipeline.trigger.retry import retry_forever
 from pipeline.trigger.schedule import Entry
 
 KIND: Final = "trigger_missed"

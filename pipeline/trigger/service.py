@@ -25,12 +25,12 @@ from core.repos.calendar import load_calendar
 from core.strategies.runtime import RuntimeStore, StrategyRuntime
 from pipeline.context import ServiceContext
 from pipeline.follower import EventFollower
+from pipeline.retry import retry_forever
 from pipeline.service import Service
 from pipeline.trigger import plan
 from pipeline.trigger.book import Book
 from pipeline.trigger.firing import Firer
 from pipeline.trigger.missed import MissedReporter
-from pipeline.trigger.retry import retry_forever
 from pipeline.trigger.schedule import Entry
 from pipeline.trigger.wakeup import wait_until
 
