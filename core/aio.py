@@ -1,12 +1,14 @@
-"""Run a coroutine on uvloop where the platform has it (DESIGN §11)."""
+"""Event-loop helpers: uvloop where the platform has it (DESIGN §11), bounded cancellation."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import logging
+from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("algo.aio")
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
@@ -16,3 +18,31 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], timeout_s: float = 2.0) -> None:
+    """Cancel `tasks` and wait up to `timeout_s` for them to end.
+
+    Bounded on purpose: a task whose cancellation was swallowed somewhere below it (a
+    client library catching CancelledError inside a call) would otherwise hold a shutdown
+    for ever. One still running afterwards is logged and left to the loop's end.
+    """
+    pending = {task for task in tasks if not task.done()}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    # Cancel again and again: one cancellation can be lost (redis-py 8 has been seen to
+    # return normally from a cancelled call), a repeated one reaches the next await.
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(0.05, timeout_s))
+    for task in pending:
+        log.error("task did not stop when cancelled", extra={"task": task.get_name()})
+
+
+def check_cancelled() -> None:
+    """Raise CancelledError if the current task was cancelled and a client swallowed it
+    (loops call this after Redis or NATS calls)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

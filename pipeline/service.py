@@ -30,6 +30,7 @@ class Service:
         self.log = logging.getLogger(f"algo.pipeline.{self.role}")
         self._micro: MicroService | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._stopping = False
         self.started_at: float | None = None
 
     @property
@@ -56,9 +57,11 @@ class Service:
             await self.on_stop()
         finally:
             if self._heartbeat is not None:
+                # A flag as well as cancel(): a cancellation swallowed inside a Redis call
+                # must not keep the loop beating, nor this stop waiting for it.
+                self._stopping = True
                 self._heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._heartbeat
+                await asyncio.wait([self._heartbeat], timeout=1.0)
             with contextlib.suppress(Exception):
                 await self.ctx.redis.delete(self.heartbeat_key)
             if self._micro is not None:
@@ -81,8 +84,10 @@ class Service:
                                  px=int(self.ctx.settings.heartbeat_ttl_s * 1000))
 
     async def _beat_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await self.ctx.clock.sleep(self.ctx.settings.heartbeat_interval_s)
+            if self._stopping:
+                return
             try:
                 await self.beat()
             except Exception as exc:  # noqa: BLE001 — Redis down: keep beating when it returns

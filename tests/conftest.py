@@ -10,6 +10,7 @@ import asyncio
 import base64
 import os
 import secrets
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +148,27 @@ async def nc(endpoints: Endpoints) -> AsyncIterator[NatsClient]:
 def js(nc: NatsClient) -> JetStreamContext:
     """JetStream on the test connection."""
     return nc.jetstream()
+
+
+HANG_REPORT_AFTER_S = 200.0
+"""Well before pytest-timeout fails a test, print where every task waits (the timeout's own
+report shows only the idle event loop)."""
+
+
+@pytest.fixture(autouse=True)
+async def _report_hangs() -> AsyncIterator[None]:
+    """Dump the stack of every asyncio task if a test runs far longer than any should."""
+    async def watch() -> None:
+        await asyncio.sleep(HANG_REPORT_AFTER_S)
+        print(f"\n=== test still running after {HANG_REPORT_AFTER_S}s; tasks: ===",
+              file=sys.stderr)
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                task.print_stack(file=sys.stderr)
+
+    watcher = asyncio.create_task(watch())
+    yield
+    watcher.cancel()
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from core import subjects
+from core.aio import cancel_and_wait
 from core.messages import OrderCommand, decoder
 from core.trace import TRACE_HEADER, clean_trace_id, new_trace_id, reset_trace_id, set_trace_id
 from pipeline.executor.errors import Busy, Permanent
@@ -79,14 +80,10 @@ class CommandConsumer:
         """Stop fetching and let in-flight commands finish (unfinished ones are redelivered)."""
         self._running = False
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+            await cancel_and_wait([self._loop_task])
         if self._inflight:
             _, pending = await asyncio.wait(self._inflight, timeout=timeout_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await cancel_and_wait(pending)
         with contextlib.suppress(Exception):
             await self._sub.unsubscribe()
 

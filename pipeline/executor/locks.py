@@ -75,13 +75,16 @@ class OrderLocks:
             remaining_ms = await self._redis.pttl(key)
             raise Busy(key, max(0.2, remaining_ms / 1000))
         lease = Lease(self, key, token)
-        renewer = asyncio.create_task(self._keep(lease))
+        done = asyncio.Event()
+        renewer = asyncio.create_task(self._keep(lease, done))
         try:
             yield lease
         finally:
+            # An event, not only cancel(): a cancellation swallowed inside a Redis call
+            # would otherwise leave the renewer looping and this block waiting for ever.
+            done.set()
             renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            await asyncio.wait([renewer], timeout=1.0)
             await self._release(keys=[key], args=[token])
 
     async def still_ours(self, lease: Lease) -> bool:
@@ -89,9 +92,12 @@ class OrderLocks:
         remaining = int(await self._check(keys=[lease.key], args=[lease.token]))
         return remaining >= self._ttl_ms // 3
 
-    async def _keep(self, lease: Lease) -> None:
-        while True:
-            await asyncio.sleep(self._ttl_ms / 3000)
+    async def _keep(self, lease: Lease, done: asyncio.Event) -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self._ttl_ms / 3000)
+            if done.is_set():
+                return
             try:
                 renewed = await self._renew(keys=[lease.key], args=[lease.token, self._ttl_ms])
             except RedisError as exc:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from brokers.factory import BrokerFactory
+from core.aio import cancel_and_wait
 from core.events import EventPublisher
 from core.halts import HaltStore
 from core.market import MarketHours
@@ -64,11 +64,7 @@ class ExecutorService(Service):
 
     async def on_stop(self) -> None:
         """Finish in-flight commands (up to the shutdown timeout), then close brokers."""
-        for task in (self._periodic, self._first):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait([t for t in (self._periodic, self._first) if t is not None])
         await self.consumer.stop(self.ctx.settings.shutdown_timeout_s)
         await self.brokers.close()
 

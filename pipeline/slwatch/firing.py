@@ -18,6 +18,7 @@ from typing import Final
 
 from nats.js import JetStreamContext
 
+from core.aio import cancel_and_wait
 from core.clock import Clock, trading_day
 from core.commands import build_command, publish_command
 from core.db.enums import OrderAction
@@ -79,9 +80,7 @@ class Firer:
         if not self.tasks:
             return
         _, pending = await asyncio.wait(set(self.tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await cancel_and_wait(pending)
 
     # ---- the background part -----------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Final
 from nats.aio.subscription import Subscription
 
 from core import subjects
+from core.aio import cancel_and_wait
 from core.strategies.runtime import RuntimeStore, StrategyRuntime
 from pipeline.context import ServiceContext
 from pipeline.follower import EventFollower
@@ -86,9 +87,7 @@ class SlWatchService(Service):
                 await ticks.unsubscribe()
         with contextlib.suppress(Exception):
             await self._follower.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         # An exit cut short is not lost: its position is still BOUGHT in Redis, so the next
         # replica arms it from the snapshot and the next breaching tick publishes again.

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from core import redis_keys
+from core.aio import cancel_and_wait
 from core.calendar import CalendarNotCovered, TradingCalendar
 from core.clock import now_ist
 from core.db.enums import StrategyStatus
@@ -106,18 +107,14 @@ class TriggerService(Service):
         """Stop following and scheduling; give in-flight publishes a moment, then cancel."""
         with contextlib.suppress(Exception):
             await self._follower.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._side_effects:
             # A publish cut short is safe: its entry is not marked fired, so a restart within
             # the grace period publishes it again and the stream drops the duplicate.
             _, pending = await asyncio.wait(self._side_effects,
                                              timeout=self.ctx.settings.shutdown_timeout_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await cancel_and_wait(pending)
 
     # ---- the scheduler -----------------------------------------------------------------
 

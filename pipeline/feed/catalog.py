@@ -1,0 +1,68 @@
+"""The tick sources `feed_sources` may name, built from the settings.
+
+A broker ticker joins by adding its name here (pipeline/feed/ticker.py adapts it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from redis.asyncio import Redis
+
+from brokers.paper.pricing import parse_paise
+from core import redis_keys
+from core.clock import Clock
+from core.settings import Settings
+from pipeline.feed.errors import FeedConfigError, UnknownSource
+from pipeline.feed.replay import ReplaySource, check_file
+from pipeline.feed.sources import Instrument, TickSource
+from pipeline.feed.synthetic import SyntheticSource
+
+Builder = Callable[[Settings, Clock, Redis, logging.Logger], TickSource]
+
+
+def _synthetic(settings: Settings, clock: Clock, redis: Redis,
+               log: logging.Logger) -> TickSource:
+    async def current(instruments: list[Instrument]) -> list[int | None]:
+        try:
+            raws = await redis.mget([redis_keys.ltp(*i) for i in instruments])
+        except Exception as exc:  # noqa: BLE001 — no LTP to start from: draw a base price
+            log.warning("could not read the last prices; starting from drawn ones: %s", exc)
+            return [None] * len(instruments)
+        return [parse_paise(raw) for raw in raws]
+
+    return SyntheticSource(clock, rate=settings.feed_synthetic_rate,
+                           seed=settings.feed_synthetic_seed, prices=current)
+
+
+def _replay(settings: Settings, clock: Clock, redis: Redis, log: logging.Logger) -> TickSource:
+    path = settings.feed_replay_path
+    if path is None:
+        raise FeedConfigError("the replay source needs ALGO_FEED_REPLAY_PATH")
+    check_file(path)
+    return ReplaySource(clock, path, speed=settings.feed_replay_speed, log=log)
+
+
+BUILDERS: Final[dict[str, Builder]] = {"synthetic": _synthetic, "replay": _replay}
+
+
+def source_names(raw: str) -> list[str]:
+    """The names in `feed_sources`, in order, without repeats; refuses unknown ones."""
+    names = list(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+    if not names:
+        raise FeedConfigError(f"ALGO_FEED_SOURCES names no source; choose from "
+                              f"{', '.join(BUILDERS)}")
+    unknown = [n for n in names if n not in BUILDERS]
+    if unknown:
+        raise UnknownSource(f"unknown feed source(s) {', '.join(unknown)} in "
+                            f"ALGO_FEED_SOURCES; choose from {', '.join(BUILDERS)}")
+    return names
+
+
+def build_sources(settings: Settings, clock: Clock, redis: Redis,
+                  log: logging.Logger) -> list[TickSource]:
+    """The sources `feed_sources` names (FeedConfigError if any is unusable)."""
+    return [BUILDERS[name](settings, clock, redis, log) for name in
+            source_names(settings.feed_sources)]
