@@ -19,15 +19,17 @@ log = logging.getLogger("algo.db")
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
-                  slow_query_ms: int = 100) -> AsyncEngine:
+                  slow_query_ms: int = 100, pre_ping: bool = True) -> AsyncEngine:
     """A pooled asyncpg engine that logs statements slower than `slow_query_ms` (OPS-3)."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         # The ping costs ~10% of a cheap request, and saves the first query after a
-        # PostgreSQL restart from failing on a dead pooled connection.
-        pool_pre_ping=True,
+        # PostgreSQL restart from failing on a dead pooled connection. The pipeline turns it
+        # off: there a failed query is simply retried (redelivered), and the ping was three
+        # statements on every checkout of the order path.
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
