@@ -141,7 +141,9 @@ class HaltStore:
             async with self._restoring:
                 async with self._sessions() as session, session.begin():
                     count = await restore_halts(session, self._redis)
-                log.warning("halts restored into Redis from PostgreSQL: %d engaged", count)
+                # A fresh Redis with nothing to restore is routine; a halt brought back is not.
+                log.log(logging.WARNING if count else logging.INFO,
+                        "halts restored into Redis from PostgreSQL: %d engaged", count)
             return await self.reason(user_id)
         for value in (global_reason, user_reason):
             if value is not None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
-from core.aio import check_cancelled
+from core.aio import Background, check_cancelled
 from core.clock import Clock, now_ist
 from core.events import SYSTEM_USER, EventPublisher, EventType
 from core.market import MarketHours
@@ -74,7 +74,7 @@ class Watchdog:
         """Per instrument: the newest exchange timestamp seen, and since when."""
         self.polling: dict[Instrument, Episode] = {}
         self._calendar_failing = False
-        self._side_effects: set[asyncio.Task[None]] = set()
+        self._side_effects = Background(log, "feed alert")
         self.polled = 0
         """Polled prices published as ticks."""
         self.poll_failures = 0
@@ -128,12 +128,7 @@ class Watchdog:
 
     async def drain(self, timeout_s: float) -> None:
         """Let alerts in flight reach the stream, then cancel what is left."""
-        if not self._side_effects:
-            return
-        _, pending = await asyncio.wait(self._side_effects, timeout=timeout_s)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self._side_effects.drain(timeout_s)
 
     # ---- switching ---------------------------------------------------------------------
 
@@ -157,7 +152,7 @@ class Watchdog:
                                              **base, "strategies": len(armed),
                                              "users": len({h.user_id for h in armed}),
                                              "message": message}))
-        self._spawn(self._publish(events))
+        self._side_effects.spawn(self._publish(events))
 
     def _recover(self, instrument: Instrument, now: float) -> None:
         episode = self.polling.pop(instrument)
@@ -175,7 +170,7 @@ class Watchdog:
         events.append(self._events.build(RECOVERED_TYPE, user_id=SYSTEM_USER,
                                          strategy_id=None, data={**base,
                                                                  "polls": episode.polls}))
-        self._spawn(self._publish(events))
+        self._side_effects.spawn(self._publish(events))
 
     def _end(self, instrument: Instrument, why: str) -> None:
         """Stop polling without a recovery (nothing left to protect, or the market shut)."""
@@ -245,12 +240,3 @@ class Watchdog:
             await retry_forever(partial(self._events.publish, event), clock=self._clock,
                                 log=self._log, what="publishing a feed alert")
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._side_effects.add(task)
-        task.add_done_callback(self._side_effect_done)
-
-    def _side_effect_done(self, task: asyncio.Task[None]) -> None:
-        self._side_effects.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._log.error("feed alert failed", exc_info=task.exception())

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from core import redis_keys
-from core.aio import cancel_and_wait
+from core.aio import Background, cancel_and_wait
 from core.calendar import CalendarNotCovered, TradingCalendar
 from core.clock import now_ist
 from core.db.enums import StrategyStatus
@@ -61,7 +60,7 @@ class TriggerService(Service):
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._side_effects: set[asyncio.Task[None]] = set()
+        self._side_effects = Background(self.log, "trigger side effect")
         self.missed = 0
         """Entries found too late to fire (reported by this or another replica)."""
 
@@ -109,12 +108,9 @@ class TriggerService(Service):
             await self._follower.close()
         await cancel_and_wait(self._tasks)
         self._tasks = []
-        if self._side_effects:
-            # A publish cut short is safe: its entry is not marked fired, so a restart within
-            # the grace period publishes it again and the stream drops the duplicate.
-            _, pending = await asyncio.wait(self._side_effects,
-                                             timeout=self.ctx.settings.shutdown_timeout_s)
-            await cancel_and_wait(pending)
+        # A publish cut short is safe: its entry is not marked fired, so a restart within
+        # the grace period publishes it again and the stream drops the duplicate.
+        await self._side_effects.drain(self.ctx.settings.shutdown_timeout_s)
 
     # ---- the scheduler -----------------------------------------------------------------
 
@@ -159,20 +155,10 @@ class TriggerService(Service):
 
     def _launch(self, fire: list[Entry], missed: list[Entry], now: datetime) -> None:
         if fire:
-            self._spawn(self._firer.fire(fire))
+            self._side_effects.spawn(self._firer.fire(fire))
         if missed:
             self.missed += len(missed)
-            self._spawn(self._reporter.report(missed, now))
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._side_effects.add(task)
-        task.add_done_callback(self._side_effect_done)
-
-    def _side_effect_done(self, task: asyncio.Task[None]) -> None:
-        self._side_effects.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.log.error("trigger side effect failed", exc_info=task.exception())
+            self._side_effects.spawn(self._reporter.report(missed, now))
 
     # ---- days and events (always under the lock) -----------------------------------------
 
