@@ -417,7 +417,8 @@ async def consumer_state(js: JetStreamContext) -> dict[str, int]:
 class CpuMeter:
     """CPU use over a window, from Linux's /proc (nothing is reported where it is missing):
     the whole machine, the processes of this benchmark (its descendants and PostgreSQL's),
-    so that load from anything else on the machine shows, and named groups of processes."""
+    so that load from anything else on the machine shows, and named groups of processes
+    (each with its descendants)."""
 
     def __init__(self, groups: dict[str, list[int]], roots: list[int]) -> None:
         self._groups = groups
@@ -445,8 +446,8 @@ class CpuMeter:
         result = {f"{prefix}_machine_busy_pct": round(100 * busy / wall / (os.cpu_count() or 1), 1),
                   f"{prefix}_bench_cores": round(ours / wall, 2),
                   f"{prefix}_other_cores": round(max(0.0, busy - ours) / wall, 2)}
-        for group, pids in self._groups.items():
-            used = sum(spent.get(pid, 0.0) for pid in pids)
+        for group, roots in self._groups.items():
+            used = sum(spent.get(pid, 0.0) for pid in _descendants(after, roots))
             result[f"{prefix}_{group}_cores"] = round(used / wall, 2)
             result[f"{prefix}_{group}_cpu_ms_per_order"] = round(1000 * used / orders, 2)
         return result
@@ -714,7 +715,8 @@ async def run_phases(clients: Clients, run: Run) -> dict[str, Any]:
     warmup = await warm_up(clients, pipeline, users, symbols)
     steady, burst = await arm_measured(clients, users, symbols, run.seconds)
     cpu = CpuMeter({"executor": [p.pid for p in pipeline.executors],
-                    "trigger": [pipeline.trigger.pid]}, run.cpu_roots)
+                    "trigger": [pipeline.trigger.pid], "postgres": run.cpu_roots[1:]},
+                   run.cpu_roots)
     usage = await phase(clients, pipeline, cpu, "steady", steady, len(warmup) + len(steady))
     usage.update(await phase(clients, pipeline, cpu, "burst", burst,
                              len(warmup) + len(steady) + len(burst)))

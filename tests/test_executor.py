@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from brokers.paper.faults import FaultMode, PaperFaults
 from core import subjects
 from core.clock import FakeClock
 from core.db.enums import OrderAction, OrderStatus, Position, StrategyStatus
-from core.db.models import Notification, OrderLog
+from core.db.models import Notification, Order, OrderLog
 from core.embedded.stack import Endpoints
 from core.halts import GLOBAL, HaltStore
 from tests.conftest import make_settings
@@ -210,3 +211,34 @@ async def test_a_simulated_strategy_never_reaches_a_real_broker(kit: Kit) -> Non
     assert order.status_reason == "a simulated strategy trades on paper only"
     assert real_calls == []
     assert factory.calls == []
+
+
+async def test_commands_arriving_together_are_each_executed_once(kit: Kit) -> None:
+    """Many commands at once share the executor's transactions (group commit): every
+    strategy still gets one order, and exits of one position racing each other make one."""
+    strategies = [await kit.running_strategy(f"u{i}@example.com") for i in range(12)]
+    factory = kit.counting_factory()
+    for strategy in strategies:  # queued before the executor starts: they come as a batch
+        await kit.command(strategy, OrderAction.BUY)
+    async with kit.executor(factory) as service:
+        for strategy in strategies:
+            assert (await kit.settled(strategy.id, OrderAction.BUY)).status \
+                == OrderStatus.FILLED
+        intake = service.handler.intake_batches
+        assert intake.items == 12 and intake.batches < 12
+        racing = strategies[0]
+        for action in (OrderAction.SELL, OrderAction.SL_EXIT, OrderAction.TARGET_EXIT):
+            await kit.command(racing, action)
+        await eventually(lambda: _exit_settled(kit, racing.id), timeout=10)
+        await asyncio.sleep(0.5)  # a second exit would have been booked by now
+    booked = await kit.paper_orders(racing.user_id)
+    assert [o.side for o in booked] == ["BUY", "SELL"]
+    assert len(factory.calls) == 13
+    assert (await kit.strategy(racing.id)).position in (Position.SOLD, Position.SL_HIT)
+
+
+async def _exit_settled(kit: Kit, strategy_id: str) -> bool:
+    async with kit.sessions() as session:
+        rows = (await session.execute(select(Order).where(
+            Order.strategy_id == strategy_id, Order.side == "SELL"))).scalars().all()
+    return any(r.status == OrderStatus.FILLED for r in rows)

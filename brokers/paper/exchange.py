@@ -30,7 +30,10 @@ from brokers.paper.faults import READ_FAULTS, Fault, FaultMode, PaperFaults
 from brokers.paper.pricing import fill_price, parse_paise
 from brokers.paper.ticker import PaperTicker
 from core import redis_keys
+from core.batch import Batcher
 from core.clock import IST, Clock, trading_day
+from core.db.engine import autocommit
+from core.db.models import PaperOrder
 from core.ids import new_id
 from core.repos import paper_orders
 from core.settings import Settings
@@ -66,6 +69,9 @@ class PaperExchange:
         self._clock = clock
         self._config = config
         self._faults = PaperFaults(redis)
+        # Orders arriving together are booked in one transaction, as an exchange's
+        # matching engine takes them in sequence; failing, they all fail alike (Ambiguous).
+        self._booking: Batcher[PaperOrder, None] = Batcher(self._book_many, max_size=64)
 
     async def place(self, account: str, request: OrderRequest) -> BrokerOrder:
         """Book one MARKET order; raises OrderRejected, NotSent, RateLimited or Ambiguous."""
@@ -160,20 +166,25 @@ class PaperExchange:
         elif ltp_paise is not None:
             price = fill_price(ltp_paise, side, self._config.slippage_bps)
         filled = status is BrokerOrderStatus.COMPLETE
+        row = PaperOrder(
+            id=new_id("ppo", now_ms=int(received.timestamp() * 1000)), account=account,
+            client_tag=request.client_tag, exchange=request.exchange, symbol=request.symbol,
+            side=side.value, quantity=request.quantity, product=request.product,
+            order_type=request.order_type, status=status.value, status_message=refused,
+            filled_quantity=request.quantity if filled else 0, average_price=price,
+            created_at=received, fill_at=fill_at, filled_at=now if filled else None)
         try:
-            async with self._sessions.begin() as session:
-                row = await paper_orders.add(
-                    session, order_id=new_id("ppo", now_ms=int(received.timestamp() * 1000)),
-                    account=account, client_tag=request.client_tag, exchange=request.exchange,
-                    symbol=request.symbol, side=side.value, quantity=request.quantity,
-                    product=request.product, order_type=request.order_type,
-                    status=status.value, status_message=refused,
-                    filled_quantity=request.quantity if filled else 0, average_price=price,
-                    created_at=received, fill_at=fill_at, filled_at=now if filled else None)
+            await self._booking.submit(row)
         except (SQLAlchemyError, OSError) as exc:
             # The commit may have landed before the error: the caller must look the tag up.
             raise Ambiguous(f"paper book failed while booking: {exc}") from exc
         return to_broker_order(row)
+
+    async def _book_many(self, rows: list[PaperOrder]) -> list[None]:
+        async with self._sessions() as session:
+            await autocommit(session)  # one INSERT: atomic without BEGIN and COMMIT
+            await paper_orders.add_many(session, rows)
+        return [None] * len(rows)
 
     async def _read(self, account: str, query: Callable[[AsyncSession], Awaitable[T]], *,
                     faultable: bool = True) -> T:

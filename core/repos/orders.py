@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Final
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import OrderStatus
-from core.db.models import Order, OrderLog, Strategy
+from core.db.models import BrokerCredential, Order, OrderLog, Strategy
 
 FINAL: Final = frozenset({OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.FAILED,
                           OrderStatus.SKIPPED, OrderStatus.CANCELLED})
@@ -28,41 +28,52 @@ def is_final(status: str) -> bool:
     return OrderStatus(status) in FINAL
 
 
-async def strategy_for_execution(session: AsyncSession, user_id: str, strategy_id: str,
-                                 ) -> Strategy | None:
-    """The strategy locked for update, deleted or not: an exit must reach an open position
-    whatever happened to the strategy since."""
-    return (await session.execute(
-        select(Strategy).where(Strategy.id == strategy_id, Strategy.user_id == user_id)
-        .with_for_update())).scalar_one_or_none()
+async def lock_for_execution(session: AsyncSession, strategy_ids: Iterable[str],
+                             trading_days: Iterable[date],
+                             ) -> list[tuple[Strategy, list[Order]]]:
+    """Strategies locked for update in id order (two batches locking overlapping sets then
+    never deadlock), deleted or not, each with its orders of these trading days and of the
+    day its position was opened."""
+    rows = await session.execute(
+        select(Strategy, Order)
+        .outerjoin(Order, and_(Order.strategy_id == Strategy.id,
+                               or_(Order.trading_day.in_(sorted(trading_days)),
+                                   Order.trading_day == Strategy.position_day)))
+        .where(Strategy.id.in_(sorted(strategy_ids))).order_by(Strategy.id)
+        .with_for_update(of=Strategy))
+    found: dict[str, tuple[Strategy, list[Order]]] = {}
+    for strategy, order in rows:
+        entry = found.setdefault(strategy.id, (strategy, []))
+        if order is not None:
+            entry[1].append(order)
+    return list(found.values())
 
 
-async def get_intent(session: AsyncSession, strategy_id: str, trading_day: date, action: str,
-                     *, for_update: bool = False) -> Order | None:
-    """The order of one intent, if it was already persisted."""
-    query = select(Order).where(Order.strategy_id == strategy_id,
-                                Order.trading_day == trading_day, Order.action == action)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+async def lock_with_strategies(session: AsyncSession, order_ids: Iterable[str],
+                               ) -> dict[str, tuple[Order, Strategy]]:
+    """Orders and their strategies, both locked for update, in one statement; strategy by
+    strategy in id order, as every writer locks them."""
+    rows = await session.execute(
+        select(Order, Strategy).join(Strategy, Strategy.id == Order.strategy_id)
+        .where(Order.id.in_(sorted(order_ids))).order_by(Strategy.id, Order.id)
+        .with_for_update())
+    return {order.id: (order, strategy) for order, strategy in rows}
 
 
-async def get(session: AsyncSession, order_id: str, *, for_update: bool = False,
-              ) -> Order | None:
-    """One order by id."""
-    query = select(Order).where(Order.id == order_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+async def credentials(session: AsyncSession, credential_ids: Iterable[str],
+                      ) -> Sequence[BrokerCredential]:
+    """Broker connections by id, deleted or not (the caller checks their owner)."""
+    return (await session.execute(select(BrokerCredential).where(
+        BrokerCredential.id.in_(sorted(credential_ids))))).scalars().all()
 
 
-async def live_exit(session: AsyncSession, strategy_id: str, trading_day: date) -> Order | None:
-    """An exit of the day that is under way or done (so a second exit must not be sent)."""
-    return (await session.execute(
-        select(Order).where(Order.strategy_id == strategy_id, Order.trading_day == trading_day,
-                            Order.side == "SELL",
-                            Order.status.not_in([s.value for s in DEAD]))
-        .limit(1))).scalar_one_or_none()
+async def with_strategies(session: AsyncSession, order_ids: Iterable[str],
+                          ) -> dict[str, tuple[Order, Strategy]]:
+    """Orders by id with their strategies, in one statement (absent ones left out)."""
+    rows = await session.execute(
+        select(Order, Strategy).join(Strategy, Strategy.id == Order.strategy_id)
+        .where(Order.id.in_(sorted(order_ids))))
+    return {order.id: (order, strategy) for order, strategy in rows}
 
 
 async def open_orders(session: AsyncSession, *, limit: int = 1000) -> Sequence[Order]:
@@ -120,26 +131,10 @@ async def logs_of(session: AsyncSession, order_id: str) -> Sequence[OrderLog]:
                                   .order_by(OrderLog.id))).scalars().all()
 
 
-async def entry_of(session: AsyncSession, strategy_id: str, trading_day: date) -> Order | None:
-    """The day's BUY that put the strategy in its position (filled, wholly or in part)."""
-    return (await session.execute(
-        select(Order).where(Order.strategy_id == strategy_id, Order.trading_day == trading_day,
-                            Order.action == "BUY", Order.filled_quantity > 0)
-    )).scalar_one_or_none()
-
-
-async def exited_quantity(session: AsyncSession, strategy_id: str, trading_day: date) -> int:
-    """How much of the day's position exits have already sold."""
-    total = (await session.execute(
-        select(func.coalesce(func.sum(Order.filled_quantity), 0)).where(
-            Order.strategy_id == strategy_id, Order.trading_day == trading_day,
-            Order.side == "SELL"))).scalar_one()
-    return int(total)
-
-
-async def mark_announced(session: AsyncSession, order_id: str, now: datetime) -> None:
-    """Record that a final order's runtime copy and events went out."""
-    await session.execute(update(Order).where(Order.id == order_id,
+async def mark_announced(session: AsyncSession, order_ids: Sequence[str],
+                         now: datetime) -> None:
+    """Record that final orders' runtime copies and events went out."""
+    await session.execute(update(Order).where(Order.id.in_(order_ids),
                                               Order.announced_at.is_(None))
                           .values(announced_at=now))
 

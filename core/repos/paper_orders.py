@@ -27,20 +27,11 @@ class NetPosition:
     sell_value: Decimal
 
 
-async def add(session: AsyncSession, *, order_id: str, account: str, client_tag: str | None,
-              exchange: str, symbol: str, side: str, quantity: int, product: str,
-              order_type: str, status: str, status_message: str | None, filled_quantity: int,
-              average_price: Decimal | None, created_at: datetime, fill_at: datetime | None,
-              filled_at: datetime | None) -> PaperOrder:
-    """Book one order as received (the caller commits)."""
-    row = PaperOrder(id=order_id, account=account, client_tag=client_tag, exchange=exchange,
-                     symbol=symbol, side=side, quantity=quantity, product=product,
-                     order_type=order_type, status=status, status_message=status_message,
-                     filled_quantity=filled_quantity, average_price=average_price,
-                     created_at=created_at, fill_at=fill_at, filled_at=filled_at)
-    session.add(row)
+async def add_many(session: AsyncSession, rows: list[PaperOrder]) -> list[PaperOrder]:
+    """Book orders as received (the caller commits)."""
+    session.add_all(rows)
     await session.flush()
-    return row
+    return rows
 
 
 async def get(session: AsyncSession, account: str, order_id: str) -> PaperOrder | None:

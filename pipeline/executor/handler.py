@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from brokers.base import OrderRequest, Side
 from brokers.factory import BrokerFactory
+from core.batch import Batcher
 from core.clock import Clock
 from core.commands import publish_command
+from core.db.engine import autocommit
 from core.db.enums import BrokerType, OrderStatus
 from core.db.models import Order, Strategy
 from core.events import EventPublisher
@@ -30,7 +32,7 @@ from core.risk import enforce_daily_loss
 from core.strategies.runtime import RuntimeStore
 from pipeline.executor import ledger
 from pipeline.executor.errors import LookupFailed
-from pipeline.executor.intake import Intake, Prepared
+from pipeline.executor.intake import BATCH_SIZE, Intake, Prepared
 from pipeline.executor.locks import Lease, OrderLocks
 from pipeline.executor.outcome import Attempt, Outcome
 from pipeline.executor.placement import Placer
@@ -56,13 +58,27 @@ class CommandHandler:
         self._events = events
         self._halts = halts
         self._intake = Intake(sessions, clock, brokers, market)
+        # Group commit (core.batch): under load, many orders share each transaction.
+        self._reload: Batcher[str, tuple[Order, Strategy]] = Batcher(
+            self._reload_many, max_size=BATCH_SIZE)
+        self._commits: Batcher[tuple[Order, Outcome], Prepared] = Batcher(
+            self._commit_many, max_size=BATCH_SIZE)
+        self._announced: Batcher[str, None] = Batcher(self._mark_announced,
+                                                      max_size=BATCH_SIZE * 4)
         self.sent = 0
         """Orders this handler sent to a broker (a send attempt counts once)."""
+
+    @property
+    def intake_batches(self) -> Batcher[OrderCommand, Prepared | None]:
+        """The intake's group commit (its counters show how commands were batched)."""
+        return self._intake.batcher
 
     async def handle(self, command: OrderCommand) -> Order | None:
         """Execute `command` (or finish an earlier delivery of it); returns its order row,
         None when the command was moot."""
         await self._market.refresh()
+        # The intent is persisted before the lock is taken: with Redis down the command
+        # fails here, but its row is there for reconciliation to finish.
         prepared = await self._intake.prepare(command)
         if prepared is None:
             return None
@@ -75,12 +91,8 @@ class CommandHandler:
     async def settle(self, order_id: str, lease: Lease, *, fresh: bool) -> Prepared:
         """Steps 4-6 for one order, with its lock held: send it, or find out what became
         of an earlier send, and commit the outcome."""
-        async with self._sessions() as session:
-            order = await orders_repo.get(session, order_id)
-            strategy = None if order is None else await session.get(
-                Strategy, order.strategy_id)
-        if order is None or strategy is None:
-            raise LookupError(f"order {order_id} vanished")
+        # Read again under the lock: another worker may have settled it in the meantime.
+        order, strategy = await self._reload.submit(order_id)
         if orders_repo.is_final(order.status):
             return Prepared(order, strategy, fresh=False)
         # A simulated strategy reaches the paper broker only, whatever its row says.
@@ -112,18 +124,7 @@ class CommandHandler:
     async def commit(self, order: Order, outcome: Outcome) -> Prepared:
         """Step 6: record `outcome` on the order and its strategy in one transaction — unless
         the order was settled meanwhile (by a worker that took over): then nothing changes."""
-        async with self._sessions() as session, session.begin():
-            strategy = await orders_repo.strategy_for_execution(session, order.user_id,
-                                                                order.strategy_id)
-            row = await orders_repo.get(session, order.id, for_update=True)
-            if row is None or strategy is None:
-                raise LookupError(f"order {order.id} vanished")
-            if not orders_repo.is_final(row.status):
-                await ledger.record(session, row, strategy, outcome, self._clock.now())
-            elif outcome.sends:
-                log.error("an order already settled was sent again",
-                          extra={"order_id": row.id, "status": row.status})
-        return Prepared(row, strategy, fresh=False)
+        return await self._commits.submit((order, outcome))
 
     async def announce(self, order: Order, strategy: Strategy) -> None:
         """Runtime copy, events and follow-up commands of committed rows (repeatable); a
@@ -139,10 +140,46 @@ class CommandHandler:
             await publish_command(self._js, command)
         if not orders_repo.is_final(order.status):
             return
-        async with self._sessions() as session, session.begin():
-            await orders_repo.mark_announced(session, order.id, self._clock.now())
+        # Marked in the background, many at a time: a mark lost in a crash only means the
+        # sweeper announces the order again, which is harmless.
+        self._announced.post(order.id, lambda exc: log.warning(
+            "orders not marked announced: %s", exc))
         if order.side == "SELL" and order.filled_quantity > 0 and not order.is_simulated:
             await self._check_daily_loss(order)
+
+    async def _reload_many(self, order_ids: list[str],
+                           ) -> list[tuple[Order, Strategy] | BaseException]:
+        async with self._sessions() as session:
+            await autocommit(session)
+            found = await orders_repo.with_strategies(session, order_ids)
+        return [found.get(order_id) or LookupError(f"order {order_id} vanished")
+                for order_id in order_ids]
+
+    async def _commit_many(self, items: list[tuple[Order, Outcome]],
+                           ) -> list[Prepared | BaseException]:
+        now = self._clock.now()
+        results: list[Prepared | BaseException] = []
+        async with self._sessions() as session, session.begin():
+            locked = await orders_repo.lock_with_strategies(
+                session, {order.id for order, _ in items})
+            for order, outcome in items:
+                if order.id not in locked:
+                    results.append(LookupError(f"order {order.id} vanished"))
+                    continue
+                row, strategy = locked[order.id]
+                if not orders_repo.is_final(row.status):
+                    await ledger.record(session, row, strategy, outcome, now)
+                elif outcome.sends:
+                    log.error("an order already settled was sent again",
+                              extra={"order_id": row.id, "status": row.status})
+                results.append(Prepared(row, strategy, fresh=False))
+        return results
+
+    async def _mark_announced(self, order_ids: list[str]) -> list[None]:
+        async with self._sessions() as session:
+            await autocommit(session)
+            await orders_repo.mark_announced(session, order_ids, self._clock.now())
+        return [None] * len(order_ids)
 
     async def _check_daily_loss(self, order: Order) -> None:
         # The exit is committed and announced; a failure here must not undo or repeat it,

@@ -1,21 +1,27 @@
 """Steps 1-2 of the order path (DESIGN §4): judge the command, then persist the intent.
 
-One transaction with the strategy row locked, so two commands of one strategy (a SELL and
-an SL exit) are judged one after the other. An exit is built from the day's filled entry
-(its broker account, instrument and quantity, less what earlier exits sold), never from
-the strategy row as it is now: the row may have been edited since.
+Commands arriving together are taken in one transaction (group commit, core.batch): their
+strategy rows locked in id order (so two batches never deadlock), the orders of their
+days read once, then each command judged in turn against those rows — a second command of
+one strategy in the same batch sees the first one's intent — and the new intents written
+together. An exit is built from the day's filled entry (its broker account, instrument and
+quantity, less what earlier exits sold), never from the strategy row as it is now: the
+row may have been edited since.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from brokers.errors import UnsupportedBroker
 from brokers.factory import BrokerFactory
+from core.batch import Batcher
 from core.clock import Clock, trading_day
 from core.db.enums import BrokerType, OrderAction, OrderStatus
 from core.db.models import BrokerCredential, Order, Strategy
@@ -30,6 +36,8 @@ from pipeline.executor.outcome import Attempt, Outcome
 from pipeline.executor.rules import EXITS, Situation, holds_position, side_of, skip_reason
 
 log = logging.getLogger("algo.pipeline.executor")
+
+BATCH_SIZE = 64
 
 
 @dataclass(slots=True)
@@ -53,8 +61,38 @@ class _Target:
     quantity: int
 
 
+@dataclass(slots=True)
+class _Rows:
+    """What a batch of commands is judged against (its transaction holds the locks)."""
+
+    strategies: dict[str, Strategy]
+    orders: dict[str, list[Order]] = field(default_factory=lambda: defaultdict(list))
+    """Per strategy, its orders of the days concerned, new intents of this batch included."""
+    credentials: dict[str, BrokerCredential] = field(default_factory=dict)
+
+    def intent(self, strategy_id: str, day: date, action: str) -> Order | None:
+        return next((o for o in self.orders[strategy_id]
+                     if o.trading_day == day and o.action == action), None)
+
+    def live_exit(self, strategy_id: str, day: date) -> Order | None:
+        """An exit of the day that is under way or done (a second one must not be sent)."""
+        return next((o for o in self.orders[strategy_id]
+                     if o.trading_day == day and o.side == "SELL"
+                     and OrderStatus(o.status) not in orders_repo.DEAD), None)
+
+    def entry(self, strategy_id: str, day: date) -> Order | None:
+        """The day's BUY that put the strategy in its position (filled, wholly or in part)."""
+        return next((o for o in self.orders[strategy_id] if o.trading_day == day
+                     and o.action == OrderAction.BUY.value and o.filled_quantity > 0), None)
+
+    def exited(self, strategy_id: str, day: date) -> int:
+        """How much of the day's position exits have already sold."""
+        return sum(o.filled_quantity for o in self.orders[strategy_id]
+                   if o.trading_day == day and o.side == "SELL")
+
+
 class Intake:
-    """Turns a command into a persisted intent (or a recorded skip)."""
+    """Turns commands into persisted intents (or recorded skips), a batch at a time."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
                  brokers: BrokerFactory, market: MarketHours) -> None:
@@ -62,84 +100,115 @@ class Intake:
         self._clock = clock
         self._brokers = brokers
         self._market = market
+        self.batcher: Batcher[OrderCommand, Prepared | None] = Batcher(
+            self._run, max_size=BATCH_SIZE)
 
     async def prepare(self, command: OrderCommand) -> Prepared | None:
         """The command's order row, new or found; None when the command is moot (another
         exit of the position is already under way or done) and nothing is recorded."""
+        return await self.batcher.submit(command)
+
+    async def _run(self, commands: list[OrderCommand]) -> list[Prepared | BaseException | None]:
+        results: list[Prepared | BaseException | None] = []
+        async with self._sessions() as session, session.begin():
+            rows = await self._load(session, commands)
+            for command in commands:
+                strategy = rows.strategies.get(command.strategy_id)
+                if strategy is None or strategy.user_id != command.user_id:
+                    results.append(ForeignCommand(f"{command.user_id}/{command.strategy_id}"))
+                    continue
+                results.append(await self._judge(session, rows, strategy, command))
+            await session.flush()
+        return results
+
+    async def _load(self, session: AsyncSession, commands: Sequence[OrderCommand]) -> _Rows:
+        locked = await orders_repo.lock_for_execution(
+            session, {c.strategy_id for c in commands},
+            {date.fromisoformat(c.trading_day) for c in commands})
+        rows = _Rows({strategy.id: strategy for strategy, _ in locked})
+        for strategy, orders in locked:
+            rows.orders[strategy.id].extend(orders)
+        credential_ids = {s.broker_credential_id for s in rows.strategies.values()
+                          if s.broker_credential_id is not None}
+        if credential_ids:
+            rows.credentials = {c.id: c for c in await orders_repo.credentials(
+                session, credential_ids)}
+        return rows
+
+    async def _judge(self, session: AsyncSession, rows: _Rows, strategy: Strategy,
+                     command: OrderCommand) -> Prepared | Exception | None:
+        """One command against the batch's rows; a failure to reach its broker account is
+        returned (before anything is written for it) and fails that command alone."""
         day = date.fromisoformat(command.trading_day)
         action = OrderAction(command.action)
-        async with self._sessions() as session, session.begin():
-            strategy = await orders_repo.strategy_for_execution(
-                session, command.user_id, command.strategy_id)
-            if strategy is None:
-                raise ForeignCommand(f"{command.user_id}/{command.strategy_id}")
-            existing = await orders_repo.get_intent(session, strategy.id, day, action.value)
-            if existing is not None:
-                return Prepared(existing, strategy, fresh=False)
-            live_exit = None
-            if action in EXITS:
-                live_exit = await orders_repo.live_exit(session, strategy.id, day)
-                if live_exit is not None:
-                    # Recording a skip would use up this exit's one intent of the day; if
-                    # the live exit then fails, this one must still be possible.
-                    log.info("exit %s dropped: %s already %s", action, live_exit.action,
-                             live_exit.status, extra={"strategy_id": strategy.id})
-                    return None
-            target, problem = await self._target(session, strategy, action, day)
-            now = self._clock.now()
-            reason = problem or skip_reason(strategy, Situation(
-                action=action, command_day=day, today=trading_day(self._clock),
-                market_open=self._market.is_open(
-                    day, now, paper=target.broker_type == BrokerType.PAPER.value),
-                live_exit=live_exit, paper_only=strategy.is_simulated,
-                broker_type=target.broker_type))
-            order_id = new_id("ord")
-            client_tag = order_id
-            if reason is None:
-                try:
-                    broker = await self._brokers.for_account(
-                        user_id=strategy.user_id, broker_type=target.broker_type,
-                        credential_id=target.credential_id)
-                except UnsupportedBroker as exc:
-                    reason = exc.message
-                else:
-                    client_tag = broker.tag_for(order_id)
-            order = Order(
-                id=order_id, user_id=strategy.user_id, strategy_id=strategy.id,
-                trading_day=day, action=action.value, side=side_of(action),
-                exchange=target.exchange, symbol=target.symbol,
-                quantity=max(1, target.quantity), broker_type=target.broker_type,
-                broker_credential_id=target.credential_id,
-                is_simulated=strategy.is_simulated, client_tag=client_tag,
-                status=OrderStatus.PENDING.value, attempts=0, filled_quantity=0,
-                trace_id=current_trace_id(), created_at=now, updated_at=now)
-            session.add(order)
-            if reason is not None:
-                await ledger.record(session, order, strategy, Outcome(
-                    OrderStatus.SKIPPED, reason=reason,
-                    attempts=[Attempt("validate", "skipped", error=reason)]), now)
-            await session.flush()
-            return Prepared(order, strategy, fresh=True)
+        existing = rows.intent(strategy.id, day, action.value)
+        if existing is not None:
+            return Prepared(existing, strategy, fresh=False)
+        live_exit = None
+        if action in EXITS:
+            live_exit = rows.live_exit(strategy.id, day)
+            if live_exit is not None:
+                # Recording a skip would use up this exit's one intent of the day; if the
+                # live exit then fails, this one must still be possible.
+                log.info("exit %s dropped: %s already %s", action, live_exit.action,
+                         live_exit.status, extra={"strategy_id": strategy.id})
+                return None
+        target, problem = self._target(rows, strategy, action, day)
+        now = self._clock.now()
+        reason = problem or skip_reason(strategy, Situation(
+            action=action, command_day=day, today=trading_day(self._clock),
+            market_open=self._market.is_open(
+                day, now, paper=target.broker_type == BrokerType.PAPER.value),
+            live_exit=live_exit, paper_only=strategy.is_simulated,
+            broker_type=target.broker_type))
+        order_id = new_id("ord")
+        client_tag = order_id
+        if reason is None:
+            try:
+                broker = await self._brokers.for_account(
+                    user_id=strategy.user_id, broker_type=target.broker_type,
+                    credential_id=target.credential_id)
+            except UnsupportedBroker as exc:
+                reason = exc.message
+            except Exception as exc:  # noqa: BLE001 — this command fails, not its batch
+                return exc
+            else:
+                client_tag = broker.tag_for(order_id)
+        order = Order(
+            id=order_id, user_id=strategy.user_id, strategy_id=strategy.id,
+            trading_day=day, action=action.value, side=side_of(action),
+            exchange=target.exchange, symbol=target.symbol,
+            quantity=max(1, target.quantity), broker_type=target.broker_type,
+            broker_credential_id=target.credential_id,
+            is_simulated=strategy.is_simulated, client_tag=client_tag,
+            status=OrderStatus.PENDING.value, attempts=0, filled_quantity=0,
+            trace_id=current_trace_id(), created_at=now, updated_at=now)
+        session.add(order)
+        rows.orders[strategy.id].append(order)
+        if reason is not None:
+            await ledger.record(session, order, strategy, Outcome(
+                OrderStatus.SKIPPED, reason=reason,
+                attempts=[Attempt("validate", "skipped", error=reason)]), now)
+        return Prepared(order, strategy, fresh=True)
 
-    async def _target(self, session: AsyncSession, strategy: Strategy, action: OrderAction,
-                      day: date) -> tuple[_Target, str | None]:
+    def _target(self, rows: _Rows, strategy: Strategy, action: OrderAction,
+                day: date) -> tuple[_Target, str | None]:
         """What the order trades, and why it cannot be placed (None if it can)."""
         if action is OrderAction.BUY:
-            broker_type, problem = await self._route(session, strategy)
+            broker_type, problem = self._route(rows, strategy)
             return _Target(broker_type, strategy.broker_credential_id, strategy.exchange,
                            strategy.symbol, strategy.quantity), problem
         entry = None
         if strategy.position_day is not None:
-            entry = await orders_repo.entry_of(session, strategy.id, strategy.position_day)
+            entry = rows.entry(strategy.id, strategy.position_day)
         if entry is None:
-            broker_type, _ = await self._route(session, strategy)
+            broker_type, _ = self._route(rows, strategy)
             # Without its filled entry a position cannot be sized safely: never guess.
             problem = "no filled entry order for this position: check it at the broker" \
                 if holds_position(strategy) else None  # else the rules say why not
             return _Target(broker_type, strategy.broker_credential_id, strategy.exchange,
                            strategy.symbol, strategy.quantity), problem
-        left = entry.filled_quantity - await orders_repo.exited_quantity(
-            session, strategy.id, entry.trading_day)
+        left = entry.filled_quantity - rows.exited(strategy.id, entry.trading_day)
         target = _Target(entry.broker_type, entry.broker_credential_id, entry.exchange,
                          entry.symbol, left)
         if strategy.position_day != day:
@@ -147,11 +216,12 @@ class Intake:
                             "managed on another day: check it at the broker")
         return target, None if left > 0 else "nothing left to sell"
 
-    async def _route(self, session: AsyncSession, strategy: Strategy) -> tuple[str, str | None]:
+    @staticmethod
+    def _route(rows: _Rows, strategy: Strategy) -> tuple[str, str | None]:
         """The broker type of the strategy's connection, and a problem with it if any."""
         if strategy.broker_credential_id is None:
             return BrokerType.PAPER.value, None
-        credential = await session.get(BrokerCredential, strategy.broker_credential_id)
+        credential = rows.credentials.get(strategy.broker_credential_id)
         if credential is None or credential.user_id != strategy.user_id:
             return "unknown", "broker connection not found"
         if credential.deleted_at is not None:
