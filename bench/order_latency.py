@@ -50,24 +50,24 @@ from types import FrameType
 from typing import Any, Final
 
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bench.cpu import CpuMeter, postmaster_pid
+from bench.order_book import Book, CommandWatch, epoch_ns, read_book
 from bench.pipelineproc import pipeline_env, start_roles, stop_all
 from core import aio, redis_keys, subjects
 from core.bootstrap import seed_reference_data
 from core.clock import IST, RealClock
 from core.db import migrate
 from core.db.engine import create_engine, session_factory
-from core.db.enums import OrderAction, OrderStatus
-from core.db.models import Order, PaperOrder, Strategy, User
+from core.db.enums import OrderAction
+from core.db.models import Order, Strategy, User
 from core.embedded.stack import EmbeddedStack, Endpoints
 from core.events import EventPublisher
 from core.ids import new_id
-from core.messages import OrderCommand, decoder
 from core.nats import connect_nats
 from core.redis import create_redis
 from core.repos.instruments import bundled_nse_equities
@@ -147,11 +147,6 @@ def sell_time_for(at: datetime) -> clock_time:
 def progress(message: str) -> None:
     """One progress line (the JSON result is always the last line)."""
     print(f"[{datetime.now(IST):%H:%M:%S}] {message}", flush=True)
-
-
-def epoch_ns(moment: datetime) -> int:
-    """An aware datetime as epoch nanoseconds, exactly (to its microsecond)."""
-    return (moment - EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def pct(samples: Sequence[float], q: float) -> float | None:
@@ -313,68 +308,6 @@ async def wait_for_heartbeats(redis: Redis, pipeline: Pipeline, timeout_s: float
 # ---- observation ------------------------------------------------------------------------
 
 
-class CommandWatch:
-    """Every order command as published, by strategy: its `issued_at` (epoch ns)."""
-
-    def __init__(self) -> None:
-        self.issued: dict[str, list[int]] = defaultdict(list)
-        self._decode = decoder(OrderCommand)
-
-    async def start(self, nc: NatsClient) -> None:
-        """Subscribe (core NATS: the stream and its consumer are untouched)."""
-        await nc.subscribe(subjects.COMMANDS_ALL, cb=self._on_msg)
-
-    async def _on_msg(self, msg: Msg) -> None:
-        command = self._decode.decode(msg.data)
-        if command.action == OrderAction.BUY.value:
-            self.issued[command.strategy_id].append(command.issued_at)
-
-
-@dataclass
-class Book:
-    """What the paper broker received and what `orders` recorded, by strategy."""
-
-    received: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    """Paper orders' `created_at` (epoch ns) per strategy (through the order's client tag)."""
-    tags_repeated: int = 0
-    """Client tags carried by more than one paper order."""
-    unmatched: int = 0
-    """Paper orders whose tag is no order's."""
-    intent_at: dict[str, int] = field(default_factory=dict)
-    """`orders.created_at` (epoch ns): when the executor began writing the intent row."""
-    filled_at: dict[str, int] = field(default_factory=dict)
-    """`orders.completed_at` (epoch ns) of each FILLED BUY."""
-    statuses: Counter[str] = field(default_factory=Counter)
-
-
-async def read_book(sessions: async_sessionmaker[AsyncSession]) -> Book:
-    """Both books, joined on the client tag."""
-    async with sessions() as session:
-        orders = (await session.execute(select(
-            Order.strategy_id, Order.client_tag, Order.status, Order.created_at,
-            Order.completed_at)
-            .where(Order.action == OrderAction.BUY.value))).all()
-        paper = (await session.execute(select(PaperOrder.client_tag,
-                                              PaperOrder.created_at))).all()
-    book = Book()
-    by_tag: dict[str, str] = {}
-    for strategy_id, tag, status, created_at, completed_at in orders:
-        by_tag[tag] = strategy_id
-        book.statuses[status] += 1
-        book.intent_at[strategy_id] = epoch_ns(created_at)
-        if status == OrderStatus.FILLED.value and completed_at is not None:
-            book.filled_at[strategy_id] = epoch_ns(completed_at)
-    tags = Counter(paper_tag for paper_tag, _ in paper)
-    book.tags_repeated = sum(1 for n in tags.values() if n > 1)
-    for paper_tag, created_at in paper:
-        owner = by_tag.get(paper_tag) if paper_tag is not None else None
-        if owner is None:
-            book.unmatched += 1
-        else:
-            book.received[owner].append(epoch_ns(created_at))
-    return book
-
-
 async def wait_settled(sessions: async_sessionmaker[AsyncSession], expected: int,
                        pipeline: Pipeline, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
     """Until `expected` BUY orders are final (or the timeout: the result shows what lacks)."""
@@ -412,92 +345,6 @@ async def consumer_state(js: JetStreamContext) -> dict[str, int]:
             "commands_ack_pending": info.num_ack_pending or 0,
             "commands_pending": info.num_pending or 0,
             "dead_letters": dlq.state.messages}
-
-
-class CpuMeter:
-    """CPU use over a window, from Linux's /proc (nothing is reported where it is missing):
-    the whole machine, the processes of this benchmark (its descendants and PostgreSQL's),
-    so that load from anything else on the machine shows, and named groups of processes
-    (each with its descendants)."""
-
-    def __init__(self, groups: dict[str, list[int]], roots: list[int]) -> None:
-        self._groups = groups
-        self._roots = roots
-        self._began: tuple[float, float, dict[int, tuple[int, float]]] | None = None
-
-    def start(self) -> None:
-        """Begin a window."""
-        if Path("/proc/stat").exists():
-            self._began = (time.monotonic(), _machine_busy_s(), _processes())
-
-    def stop(self, prefix: str, orders: int) -> dict[str, float]:
-        """End the window: machine busy % (100 = every core busy), cores used by this
-        benchmark's processes and by others, and per group its cores and CPU ms per order."""
-        if self._began is None:
-            return {}
-        wall0, busy0, before = self._began
-        wall = time.monotonic() - wall0
-        busy = _machine_busy_s() - busy0
-        after = _processes()
-        # A process that ended meanwhile left its CPU time to its parent's children's time.
-        ours = sum(after[pid][1] for pid in _descendants(after, self._roots)) \
-            - sum(before[pid][1] for pid in _descendants(before, self._roots))
-        spent = {pid: cpu - before.get(pid, (0, 0.0))[1] for pid, (_, cpu) in after.items()}
-        result = {f"{prefix}_machine_busy_pct": round(100 * busy / wall / (os.cpu_count() or 1), 1),
-                  f"{prefix}_bench_cores": round(ours / wall, 2),
-                  f"{prefix}_other_cores": round(max(0.0, busy - ours) / wall, 2)}
-        for group, roots in self._groups.items():
-            used = sum(spent.get(pid, 0.0) for pid in _descendants(after, roots))
-            result[f"{prefix}_{group}_cores"] = round(used / wall, 2)
-            result[f"{prefix}_{group}_cpu_ms_per_order"] = round(1000 * used / orders, 2)
-        return result
-
-
-def _machine_busy_s() -> float:
-    """CPU seconds every core has spent busy since boot."""
-    with Path("/proc/stat").open() as stat:
-        values = [int(v) for v in stat.readline().split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _processes() -> dict[int, tuple[int, float]]:
-    """Every process: its parent, and the user + system CPU seconds of it and of its
-    children that ended (PostgreSQL's pool overflow connections come and go)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    found: dict[int, tuple[int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # gone meanwhile
-        found[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]) / tick)
-    return found
-
-
-def _descendants(processes: dict[int, tuple[int, float]], roots: list[int]) -> set[int]:
-    """`roots` and every process below them."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for pid, (ppid, _) in processes.items():
-        children[ppid].append(pid)
-    found: set[int] = set()
-    todo = [pid for pid in roots if pid in processes]
-    while todo:
-        pid = todo.pop()
-        found.add(pid)
-        todo += children[pid]
-    return found
-
-
-def postmaster_pid(stack: EmbeddedStack) -> list[int]:
-    """The embedded PostgreSQL's postmaster (it runs outside this process's tree)."""
-    if stack.postgres is None:
-        return []
-    try:
-        return [int((stack.postgres.pgdata / "postmaster.pid").read_text().split()[0])]
-    except (OSError, ValueError, IndexError):
-        return []
 
 
 # ---- results ----------------------------------------------------------------------------
