@@ -7,7 +7,10 @@
     ├── Ambiguous               may have reached the broker (timeout or reset after
     │                           sending, 5xx): look the client tag up, never blind-retry
     ├── TokenExpired            the session is dead; the user must log in again: final
-    └── BrokerUnavailable       a non-order call failed (lookup, LTP, positions): try later
+    ├── BrokerUnavailable       a non-order call failed (lookup, LTP, positions): try later
+    │   └── InstrumentMasterInvalid  a downloaded instrument master failed validation;
+    │                                the previous one stays in use
+    └── UnsupportedBroker       no adapter is registered for the broker type
 
 Adapters map their broker's own error model onto these classes in their `errors.py`.
 """
@@ -53,6 +56,10 @@ class TokenExpired(BrokerError):
 
 class BrokerUnavailable(BrokerError):
     """A read call (order lookup, positions, LTP) failed; nothing was changed."""
+
+
+class InstrumentMasterInvalid(BrokerUnavailable):
+    """A downloaded instrument master is unusable (missing columns, empty, truncated)."""
 
 
 class UnsupportedBroker(BrokerError):

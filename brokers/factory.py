@@ -1,7 +1,8 @@
 """The broker factory: one connected broker per account, by broker type (BRK-8).
 
 Paper accounts share one PaperExchange. Real broker types come from a registry of
-builders, empty until the adapters (Zerodha, Dhan, Fyers, Angel One) register theirs.
+builders: Zerodha is registered at construction (brokers/zerodha/registry.py); Dhan, Fyers
+and Angel One join as their adapters land. Tests may register a builder of their own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from brokers.base import BaseBroker
 from brokers.errors import UnsupportedBroker
 from brokers.paper import PaperBroker, PaperConfig, PaperExchange
+from brokers.zerodha.registry import ZerodhaBuilder
 from core.clock import Clock
 from core.db.enums import BrokerType
 from core.settings import Settings
@@ -38,6 +40,7 @@ class BrokerFactory:
         self._builders: dict[str, BrokerBuilder] = {}
         self._brokers: dict[tuple[str, str, str | None], BaseBroker] = {}
         self._locks: dict[tuple[str, str, str | None], asyncio.Lock] = {}
+        self.register(BrokerType.ZERODHA, ZerodhaBuilder(settings, sessions, clock))
 
     @property
     def paper_exchange(self) -> PaperExchange:

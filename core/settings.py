@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     """Orders per broker account as "orders/seconds" (token bucket in Redis)."""
     order_lock_ttl_s: float = Field(default=60.0, gt=0)
 
+    # Real broker adapters (brokers/common, brokers/<broker>/).
+    broker_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    """A REST request that cannot connect in this time was never sent (NotSent)."""
+    broker_read_timeout_s: float = Field(default=7.0, gt=0, le=120)
+    """A sent request unanswered in this time is Ambiguous (an order may exist)."""
+    kite_api_url: str = "https://api.kite.trade"
+    kite_ws_url: str = "wss://ws.kite.trade"
+    kite_login_url: str = "https://kite.zerodha.com/connect/login"
+
     # Market data (pipeline/feed, pipeline/slwatch).
     feed_sources: str = "synthetic"
     """Comma-separated tick sources: synthetic, replay (and broker sources as they come)."""

@@ -1,0 +1,53 @@
+"""Broker secrets at rest: AES-256-GCM with a key id and the owner as associated data (BRK-7).
+
+A sealed value is `key_id ":" nonce(12) ciphertext+tag`. The key id names which of the
+configured keys (`ALGO_ENCRYPTION_KEYS`, the first one encrypts) sealed it, so keys can be
+rotated; the user id is the associated data, so a ciphertext copied into another user's
+row fails to open.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+NONCE_BYTES: Final = 12
+
+
+class SecretUnreadable(ValueError):
+    """A sealed value that no configured key opens (wrong key, owner or a damaged blob)."""
+
+
+class SecretBox:
+    """Seals and opens short secrets with the configured keys."""
+
+    def __init__(self, keys: dict[str, bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one encryption key is needed")
+        self._keys = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self._current = next(iter(keys))
+
+    @property
+    def current_key_id(self) -> str:
+        """The id of the key new values are sealed with."""
+        return self._current
+
+    def seal(self, plaintext: str, *, owner: str) -> bytes:
+        """Encrypt `plaintext` for `owner` (a user id) with the current key."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._keys[self._current].encrypt(nonce, plaintext.encode(), owner.encode())
+        return self._current.encode() + b":" + nonce + sealed
+
+    def open(self, blob: bytes, *, owner: str) -> str:
+        """Decrypt a value sealed for `owner`; SecretUnreadable if it cannot be."""
+        key_id, sep, rest = bytes(blob).partition(b":")
+        aead = self._keys.get(key_id.decode(errors="replace"))
+        if not sep or aead is None or len(rest) <= NONCE_BYTES:
+            raise SecretUnreadable("sealed with an unknown key or malformed")
+        try:
+            return aead.decrypt(rest[:NONCE_BYTES], rest[NONCE_BYTES:], owner.encode()).decode()
+        except InvalidTag as exc:
+            raise SecretUnreadable("secret does not open for this owner and key") from exc

@@ -1,0 +1,129 @@
+"""The fake Kite ticker (a `websockets` server): `?api_key=&access_token=` checked at the
+handshake (403 otherwise), JSON subscribe / unsubscribe / mode messages, binary tick
+frames in each connection's mode, 1-byte heartbeats, and switches to drop every socket
+or send a malformed frame."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from tests.fakes.kite.book import KiteBook
+from tests.fakes.kite.packets import HEARTBEAT, Quote, frame, packet
+
+
+@dataclass
+class Subscriber:
+    """One client connection and what it asked for."""
+
+    ws: ServerConnection
+    modes: dict[int, str] = field(default_factory=dict)
+    """instrument_token → mode."""
+    received: list[dict[str, object]] = field(default_factory=list)
+
+
+class FakeTicker:
+    """The WebSocket half of the fake."""
+
+    def __init__(self, book: KiteBook) -> None:
+        self._book = book
+        self._server: Server | None = None
+        self.subscribers: list[Subscriber] = []
+        self.handshakes: list[dict[str, str]] = []
+        self.refused = 0
+
+    async def start(self) -> int:
+        """Listen on an ephemeral loopback port; returns it."""
+        self._server = await serve(self._serve, "127.0.0.1", 0, process_request=self._check)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Close every connection and the listener."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def subscribed(self, token: int) -> bool:
+        """True once some connection wants this token."""
+        return any(token in s.modes for s in self.subscribers)
+
+    async def push(self, quote: Quote) -> int:
+        """Send the quote to every connection subscribed to it; returns how many."""
+        sent = 0
+        for sub in list(self.subscribers):
+            mode = sub.modes.get(quote.token)
+            if mode is not None and await self._send(sub, frame([packet(quote, mode)])):
+                sent += 1
+        return sent
+
+    async def send_raw(self, data: bytes | str) -> None:
+        """Send anything (a heartbeat, a malformed frame, a text message) to everyone."""
+        for sub in list(self.subscribers):
+            await self._send(sub, data)
+
+    async def heartbeat(self) -> None:
+        """Kite's 1-byte keep-alive."""
+        await self.send_raw(HEARTBEAT)
+
+    def drop_all(self) -> None:
+        """Cut every connection without a close handshake (a network drop)."""
+        for sub in list(self.subscribers):
+            transport = sub.ws.transport
+            if transport is not None:
+                transport.abort()
+
+    def _check(self, connection: ServerConnection, req: Request) -> Response | None:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(req.path).query).items()}
+        self.handshakes.append({**query, "x-kite-version": req.headers.get("X-Kite-Version",
+                                                                           "")})
+        if (query.get("api_key") != self._book.api_key
+                or query.get("access_token") not in self._book.access_tokens):
+            self.refused += 1
+            return connection.respond(HTTPStatus.FORBIDDEN, "Invalid access token\n")
+        return None
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        sub = Subscriber(ws)
+        self.subscribers.append(sub)
+        try:
+            async for message in ws:
+                if isinstance(message, str):
+                    self._handle(sub, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.subscribers.remove(sub)
+
+    @staticmethod
+    def _handle(sub: Subscriber, message: str) -> None:
+        try:
+            request = json.loads(message)
+            action, value = request["a"], request["v"]
+        except (ValueError, KeyError, TypeError):
+            return
+        sub.received.append(request)
+        if action == "subscribe":
+            for token in value:
+                sub.modes.setdefault(int(token), "quote")  # Kite's default mode
+        elif action == "unsubscribe":
+            for token in value:
+                sub.modes.pop(int(token), None)
+        elif action == "mode":
+            mode, tokens = value
+            for token in tokens:
+                if int(token) in sub.modes:
+                    sub.modes[int(token)] = mode
+
+    @staticmethod
+    async def _send(sub: Subscriber, data: bytes | str) -> bool:
+        try:
+            await sub.ws.send(data)
+        except ConnectionClosed:
+            return False
+        return True
