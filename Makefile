@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+SDK_VENV := .venv-sdk
+STAMP_SDK := $(SDK_VENV)/.installed
 
 .PHONY: run test test-netns lint typecheck pytest install install-dev clean
 
@@ -11,7 +13,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 run: $(STAMP_RUN)
 	ALGO_PAPER_ALWAYS_OPEN=$${ALGO_PAPER_ALWAYS_OPEN:-1} $(BIN)/algo up
 
-test: $(STAMP_DEV)
+test: $(STAMP_DEV) $(STAMP_SDK)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -22,7 +24,7 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
-pytest: $(STAMP_DEV)
+pytest: $(STAMP_DEV) $(STAMP_SDK)
 	$(BIN)/pytest
 
 install: $(STAMP_RUN)
@@ -40,8 +42,17 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
+# The brokers' official SDKs, for the conformance tests only: they pin old libraries that
+# must not leak into the product's environment, so they get a venv of their own and run as
+# subprocesses against our fake brokers (tests/sdk/).
+$(STAMP_SDK): tests/sdk/requirements.txt
+	$(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SDK_VENV)/bin/python -m pip install --quiet -r tests/sdk/requirements.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SDK_VENV) .mypy_cache .pytest_cache .ruff_cache
 
 # The suite must not need anything but loopback: run it in a network namespace that has
 # only `lo` (needs root or user namespaces).

@@ -1,0 +1,13 @@
+"""Every broker fake the contract suite runs against: broker type → kit factory.
+
+Each broker's fake adds its own line (see tests/fakes/contract.py).
+"""
+
+from __future__ import annotations
+
+from tests.fakes.contract import KitFactory
+from tests.fakes.kite.kit import kite_kit
+
+KITS: dict[str, KitFactory] = {
+    "zerodha": kite_kit,
+}
