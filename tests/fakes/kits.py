@@ -6,8 +6,5 @@ Each broker's fake adds its own line (see tests/fakes/contract.py).
 from __future__ import annotations
 
 from tests.fakes.contract import KitFactory
-from tests.fakes.kite.kit import kite_kit
 
-KITS: dict[str, KitFactory] = {
-    "zerodha": kite_kit,
-}
+KITS: dict[str, KitFactory] = {}
