@@ -13,6 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from core import redis_keys
 from core.clock import FakeClock
 from core.db.enums import OrderAction
 from core.messages import Event
@@ -21,6 +22,7 @@ from pipeline.slwatch.arming import Arming
 from pipeline.slwatch.exits import ExitLedger
 from pipeline.slwatch.index import StopIndex
 from pipeline.slwatch.partition import Partition, slot_of
+from pipeline.slwatch.snapshot import Snapshot
 
 DAY = "2026-11-25"
 _ids = itertools.count()
@@ -55,7 +57,7 @@ def arming(redis: Redis, partition: Partition | None = None,
     ledger = ExitLedger()
     store = RuntimeStore(redis)
     clock = FakeClock(datetime(2026, 11, 25, 4, 0, tzinfo=UTC))
-    return (Arming(store, index, ledger, partition or Partition(), clock,
+    return (Arming(store, Snapshot(redis), index, ledger, partition or Partition(), clock,
                    logging.getLogger("test.slwatch")), index, ledger, store)
 
 
@@ -181,3 +183,27 @@ async def test_a_stop_without_a_position_disarms(redis: Redis) -> None:
     await arm.on_events([event("STRATEGY_STOPPED", 4, status="STOPPED", square_off=False)])
     assert "str_1" not in index
     assert arm.rev_of("str_1") == 4
+
+
+async def test_the_snapshot_is_read_page_by_page_and_only_newer_records_apply(
+        redis: Redis) -> None:
+    store = RuntimeStore(redis)
+    await store.put_many([record(f"str_{i}", rev=3, stop_loss_value=str(2000 + i))
+                          for i in range(25)])
+    # A member whose record is gone is skipped.
+    await redis.sadd(redis_keys.RUNNING_STRATEGIES, "usr_1:str_gone")
+    snapshot = Snapshot(redis, page=4)
+    pages = [page async for page in snapshot.pages()]
+    assert len(pages) > 1
+    heads = {snapshot.head(raw).strategy_id for page in pages for raw in page}
+    assert heads == {f"str_{i}" for i in range(25)}
+    index: StopIndex[StrategyRuntime] = StopIndex()
+    arm = Arming(store, snapshot, index, ExitLedger(), Partition(),
+                 FakeClock(datetime(2026, 11, 25, 4, 0, tzinfo=UTC)),
+                 logging.getLogger("test.slwatch"))
+    assert await arm.load() == 25
+    assert index.stop_of("str_7") == 200_700
+    await store.put(record("str_7", rev=4, stop_loss_value="2100"))
+    assert await arm.resync() == 1
+    assert index.stop_of("str_7") == 210_000
+    assert await arm.resync() == 0

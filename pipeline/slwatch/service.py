@@ -28,6 +28,7 @@ from pipeline.slwatch.firing import Firer
 from pipeline.slwatch.index import StopIndex
 from pipeline.slwatch.metrics import Metrics
 from pipeline.slwatch.partition import Partition
+from pipeline.slwatch.snapshot import Snapshot
 from pipeline.slwatch.watcher import Watcher
 
 RESYNC_INTERVAL_S: Final = 5.0
@@ -46,8 +47,8 @@ class SlWatchService(Service):
         self.index: StopIndex[StrategyRuntime] = StopIndex()
         self.ledger = ExitLedger()
         self.metrics = Metrics()
-        self.arming = Arming(RuntimeStore(ctx.redis), self.index, self.ledger, self.partition,
-                             ctx.clock, self.log)
+        self.arming = Arming(RuntimeStore(ctx.redis), Snapshot(ctx.redis), self.index,
+                             self.ledger, self.partition, ctx.clock, self.log)
         self.firer = Firer(ctx.js, ctx.clock, self.log, self.ledger, self.metrics)
         self.watcher = Watcher(self.index, self.firer, self.partition, self.metrics, self.log)
         self._follower = EventFollower(ctx.js, self.log, FOLLOWED)
