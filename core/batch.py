@@ -10,6 +10,7 @@ request whose reply is lost, so batched work must be safe to repeat.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -24,11 +25,13 @@ item alone). Raising fails every item of the batch."""
 class Batcher(Generic[T, R]):
     """Runs submitted items through `run` in batches of at most `max_size`."""
 
-    def __init__(self, run: RunBatch[T, R], *, max_size: int = 64) -> None:
+    def __init__(self, run: RunBatch[T, R], *, max_size: int = 64, isolate: bool = True,
+                 ) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
         self._run = run
         self._max_size = max_size
+        self._isolate = isolate
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self.batches = 0
@@ -48,11 +51,19 @@ class Batcher(Generic[T, R]):
 
         self._enqueue(item).add_done_callback(done)
 
+    async def _results(self, batch: list[tuple[T, asyncio.Future[R]]],
+                       ) -> Sequence[R | BaseException]:
+        results = await self._run([item for item, _ in batch])
+        if len(results) != len(batch):
+            raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
+        return results
+
     def _enqueue(self, item: T) -> asyncio.Future[R]:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._drainer is None:
-            self._drainer = asyncio.create_task(self._drain(), name="batcher")
+            self._drainer = asyncio.create_task(self._drain(), name="batcher",
+                                                context=contextvars.Context())
         return future
 
     async def _drain(self) -> None:
@@ -60,6 +71,8 @@ class Batcher(Generic[T, R]):
             while self._queue:
                 batch = self._queue[:self._max_size]
                 del self._queue[:self._max_size]
+                self.batches += 1
+                self.items += len(batch)
                 await self._one(batch)
         finally:
             self._drainer = None
@@ -68,18 +81,19 @@ class Batcher(Generic[T, R]):
             self._queue.clear()
 
     async def _one(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
-        self.batches += 1
-        self.items += len(batch)
         try:
-            results: Sequence[R | BaseException] = await self._run([i for i, _ in batch])
-            if len(results) != len(batch):
-                raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
-        except asyncio.CancelledError:
+            results = await self._results(batch)
+        except Exception as exc:  # noqa: BLE001 — handed to every caller of the batch
+            if not self._isolate or len(batch) == 1:
+                results = [exc] * len(batch)
+            else:
+                for single in batch:  # each alone: only the culprit fails
+                    await self._one([single])
+                return
+        except BaseException:  # cancelled (shutdown): no caller is left waiting
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:  # noqa: BLE001 — handed to every caller of the batch
-            results = [exc] * len(batch)
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue

@@ -69,20 +69,29 @@ def rupees(amount: Decimal) -> str:
     return f"{sign}₹{abs(amount):,.2f}"
 
 
+async def daily_loss_breach(session: AsyncSession, user_id: str, trading_day: date,
+                            ) -> str | None:
+    """Why the user must be halted, if their realised loss on `trading_day` reached their
+    max daily loss (read after the exit fill has committed); None if it did not."""
+    limit = await daily_loss_limit(session, user_id)
+    if limit is None:
+        return None
+    pnl = await realised_pnl(session, user_id, trading_day)
+    if not breached(pnl, limit):
+        return None
+    return f"max daily loss {rupees(limit)} reached: realised {rupees(pnl)} on {trading_day}"
+
+
 async def enforce_daily_loss(session: AsyncSession, halts: HaltStore, user_id: str,
                              trading_day: date) -> bool:
     """Halt the user if their realised loss today reached their max daily loss.
 
-    Reads with the caller's `session` (call it after the exit fill has committed); the halt
-    is engaged in the store's own transaction, audited as the system. An engaged halt is
-    left as it is. Returns True if this call tripped the halt.
+    Reads with the caller's `session`; the halt is engaged in the store's own transaction,
+    audited as the system. An engaged halt is left as it is. Returns True if this call
+    tripped the halt.
     """
-    limit = await daily_loss_limit(session, user_id)
-    if limit is None:
+    reason = await daily_loss_breach(session, user_id, trading_day)
+    if reason is None:
         return False
-    pnl = await realised_pnl(session, user_id, trading_day)
-    if not breached(pnl, limit):
-        return False
-    reason = f"max daily loss {rupees(limit)} reached: realised {rupees(pnl)} on {trading_day}"
     tripped = await halts.engage_unless_engaged(user_id, reason, set_by=None, actor=SYSTEM)
     return tripped is not None

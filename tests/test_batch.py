@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Sequence
 
 import pytest
@@ -93,3 +94,41 @@ async def test_posted_items_report_failures_to_their_callback() -> None:
 def test_a_batch_needs_room_for_one_item() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Batcher(Recorder(), max_size=0)
+
+
+async def test_a_failed_batch_is_run_again_one_item_at_a_time() -> None:
+    seen: list[list[int]] = []
+
+    async def run(items: list[int]) -> Sequence[int | BaseException]:
+        seen.append(list(items))
+        if 13 in items:
+            raise OSError("the database refused one row")
+        return [i + 1 for i in items]
+
+    batcher: Batcher[int, int] = Batcher(run)
+    results = await asyncio.gather(*(batcher.submit(i) for i in (1, 13, 2)),
+                                   return_exceptions=True)
+    assert results[0] == 2 and results[2] == 3 and isinstance(results[1], OSError)
+    assert seen == [[1, 13, 2], [1], [13], [2]]
+    assert (batcher.batches, batcher.items) == (1, 3)
+
+
+async def test_without_isolation_a_failed_batch_fails_every_item() -> None:
+    batcher: Batcher[int, int] = Batcher(Recorder(fail_all=True), isolate=False)
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(3)),
+                                   return_exceptions=True)
+    assert all(isinstance(r, OSError) for r in results)
+
+
+async def test_a_batch_runs_in_no_callers_context() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[str] = []
+
+    async def run(items: list[int]) -> Sequence[int]:
+        seen.append(var.get())
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run)
+    var.set("caller")
+    await batcher.submit(1)
+    assert seen == ["unset"]

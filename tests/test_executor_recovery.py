@@ -152,6 +152,12 @@ async def test_an_outcome_whose_announcement_was_lost_is_announced_again(kit: Ki
     async with kit.executor() as executor:
         await kit.command(strategy, OrderAction.BUY)
         order = await kit.settled(strategy.id, OrderAction.BUY)
+
+        async def announced() -> bool:
+            row = await kit.order(strategy.id, OrderAction.BUY)
+            return row is not None and row.announced_at is not None
+
+        await eventually(announced, timeout=10)  # marked in the background
         # Committed, then the process died before the runtime copy and events went out.
         async with kit.sessions() as session, session.begin():
             await session.execute(update(Order).where(Order.id == order.id).values(

@@ -71,7 +71,10 @@ class PaperExchange:
         self._faults = PaperFaults(redis)
         # Orders arriving together are booked in one transaction, as an exchange's
         # matching engine takes them in sequence; failing, they all fail alike (Ambiguous).
-        self._booking: Batcher[PaperOrder, None] = Batcher(self._book_many, max_size=64)
+        # Not isolated: a failed group may have been booked before the error, and an
+        # exchange never books an order twice on its own.
+        self._booking: Batcher[PaperOrder, None] = Batcher(self._book_many, max_size=64,
+                                                           isolate=False)
 
     async def place(self, account: str, request: OrderRequest) -> BrokerOrder:
         """Book one MARKET order; raises OrderRejected, NotSent, RateLimited or Ambiguous."""

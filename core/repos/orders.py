@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Final
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import OrderStatus
@@ -29,24 +29,27 @@ def is_final(status: str) -> bool:
 
 
 async def lock_for_execution(session: AsyncSession, strategy_ids: Iterable[str],
-                             trading_days: Iterable[date],
-                             ) -> list[tuple[Strategy, list[Order]]]:
+                             ) -> Sequence[Strategy]:
     """Strategies locked for update in id order (two batches locking overlapping sets then
-    never deadlock), deleted or not, each with its orders of these trading days and of the
-    day its position was opened."""
-    rows = await session.execute(
-        select(Strategy, Order)
-        .outerjoin(Order, and_(Order.strategy_id == Strategy.id,
-                               or_(Order.trading_day.in_(sorted(trading_days)),
-                                   Order.trading_day == Strategy.position_day)))
-        .where(Strategy.id.in_(sorted(strategy_ids))).order_by(Strategy.id)
-        .with_for_update(of=Strategy))
-    found: dict[str, tuple[Strategy, list[Order]]] = {}
-    for strategy, order in rows:
-        entry = found.setdefault(strategy.id, (strategy, []))
-        if order is not None:
-            entry[1].append(order)
-    return list(found.values())
+    never deadlock), deleted or not. Read their orders with a *later* statement: one
+    statement that waited for a lock sees the other rows as of its start, so a joined read
+    would miss an exit committed by the transaction it waited for."""
+    return (await session.execute(
+        select(Strategy).where(Strategy.id.in_(sorted(strategy_ids))).order_by(Strategy.id)
+        .with_for_update())).scalars().all()
+
+
+async def orders_of(session: AsyncSession, strategies: Sequence[Strategy],
+                    trading_days: Iterable[date]) -> Sequence[Order]:
+    """Every order of these strategies on these trading days and on the day each one's
+    position was opened."""
+    if not strategies:
+        return []
+    days = set(trading_days) | {s.position_day for s in strategies
+                                if s.position_day is not None}
+    return (await session.execute(select(Order).where(
+        Order.strategy_id.in_(sorted(s.id for s in strategies)),
+        Order.trading_day.in_(sorted(days))))).scalars().all()
 
 
 async def lock_with_strategies(session: AsyncSession, order_ids: Iterable[str],

@@ -104,6 +104,12 @@ async def count_for_user(session: AsyncSession, user_id: str) -> int:
 async def stop_all_for_user(session: AsyncSession, user_id: str, *, now: datetime,
                             reason: str) -> list[tuple[str, int]]:
     """Mark every running strategy of a user STOPPED; returns (id, new rev) of each."""
+    # Lock them first in id order, as the executor does: an UPDATE alone would lock them
+    # in the order it finds them and could deadlock with an executor batch.
+    await session.execute(
+        select(Strategy.id)
+        .where(Strategy.user_id == user_id, Strategy.status == StrategyStatus.RUNNING.value)
+        .order_by(Strategy.id).with_for_update())
     result = await session.execute(
         update(Strategy)
         .where(Strategy.user_id == user_id, Strategy.status == StrategyStatus.RUNNING.value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -45,7 +46,9 @@ def consumer_config(*, ack_wait_s: float, max_deliver: int, max_ack_pending: int
 
 
 def _backoff(deliveries: int) -> float:
-    return float(min(2 ** max(0, deliveries - 1), 30))
+    """1, 2, 4 … 30 s, each ±25%: commands that failed together (one batch) come back
+    apart, so they are not batched together again and again."""
+    return float(min(2 ** max(0, deliveries - 1), 30)) * random.uniform(0.75, 1.25)  # noqa: S311
 
 
 class CommandConsumer:

@@ -28,7 +28,7 @@ from core.halts import HaltStore
 from core.market import MarketHours
 from core.messages import OrderCommand
 from core.repos import orders as orders_repo
-from core.risk import enforce_daily_loss
+from core.risk import SYSTEM, daily_loss_breach
 from core.strategies.runtime import RuntimeStore
 from pipeline.executor import ledger
 from pipeline.executor.errors import LookupFailed
@@ -69,9 +69,9 @@ class CommandHandler:
         """Orders this handler sent to a broker (a send attempt counts once)."""
 
     @property
-    def intake_batches(self) -> Batcher[OrderCommand, Prepared | None]:
-        """The intake's group commit (its counters show how commands were batched)."""
-        return self._intake.batcher
+    def intake_batches(self) -> tuple[int, int]:
+        """(batches, commands) the intake has run: how commands were grouped."""
+        return self._intake.batcher.batches, self._intake.batcher.items
 
     async def handle(self, command: OrderCommand) -> Order | None:
         """Execute `command` (or finish an earlier delivery of it); returns its order row,
@@ -157,11 +157,11 @@ class CommandHandler:
 
     async def _commit_many(self, items: list[tuple[Order, Outcome]],
                            ) -> list[Prepared | BaseException]:
-        now = self._clock.now()
         results: list[Prepared | BaseException] = []
         async with self._sessions() as session, session.begin():
             locked = await orders_repo.lock_with_strategies(
                 session, {order.id for order, _ in items})
+            now = self._clock.now()  # once the locks are held
             for order, outcome in items:
                 if order.id not in locked:
                     results.append(LookupError(f"order {order.id} vanished"))
@@ -187,10 +187,13 @@ class CommandHandler:
         for delay in (0.2, 1.0, 0.0):
             try:
                 async with self._sessions() as session:
-                    if await enforce_daily_loss(session, self._halts, order.user_id,
-                                                order.trading_day):
-                        log.warning("max daily loss reached; user halted",
-                                    extra={"user_id": order.user_id})
+                    breach = await daily_loss_breach(session, order.user_id,
+                                                     order.trading_day)
+                # Engaged with the read's connection given back: the halt takes its own.
+                if breach is not None and await self._halts.engage_unless_engaged(
+                        order.user_id, breach, set_by=None, actor=SYSTEM) is not None:
+                    log.warning("max daily loss reached; user halted",
+                                extra={"user_id": order.user_id})
                 return
             except Exception as exc:
                 if not delay:

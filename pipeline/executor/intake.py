@@ -31,7 +31,7 @@ from core.messages import OrderCommand
 from core.repos import orders as orders_repo
 from core.trace import current_trace_id
 from pipeline.executor import ledger
-from pipeline.executor.errors import ForeignCommand
+from pipeline.executor.errors import ForeignCommand, Permanent
 from pipeline.executor.outcome import Attempt, Outcome
 from pipeline.executor.rules import EXITS, Situation, holds_position, side_of, skip_reason
 
@@ -59,6 +59,27 @@ class _Target:
     exchange: str
     symbol: str
     quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """A command as the batch works on it, checked before it joins one."""
+
+    command: OrderCommand
+    day: date
+    action: OrderAction
+    trace_id: str | None
+    """The command's own trace id (the batch runs in no caller's context)."""
+
+
+def _item(command: OrderCommand) -> _Item:
+    """The command checked; Permanent if it cannot ever be executed (so that it is
+    dead-lettered alone, never failing the batch it would have joined)."""
+    try:
+        return _Item(command, date.fromisoformat(command.trading_day),
+                     OrderAction(command.action), current_trace_id())
+    except ValueError as exc:
+        raise Permanent(f"malformed command: {exc}") from exc
 
 
 @dataclass(slots=True)
@@ -100,34 +121,43 @@ class Intake:
         self._clock = clock
         self._brokers = brokers
         self._market = market
-        self.batcher: Batcher[OrderCommand, Prepared | None] = Batcher(
+        self.batcher: Batcher[_Item, Prepared | None] = Batcher(
             self._run, max_size=BATCH_SIZE)
 
     async def prepare(self, command: OrderCommand) -> Prepared | None:
         """The command's order row, new or found; None when the command is moot (another
         exit of the position is already under way or done) and nothing is recorded."""
-        return await self.batcher.submit(command)
+        return await self.batcher.submit(_item(command))
 
-    async def _run(self, commands: list[OrderCommand]) -> list[Prepared | BaseException | None]:
+    async def _run(self, items: list[_Item]) -> list[Prepared | BaseException | None]:
         results: list[Prepared | BaseException | None] = []
         async with self._sessions() as session, session.begin():
-            rows = await self._load(session, commands)
-            for command in commands:
+            rows = await self._load(session, items)
+            for item in items:
+                command = item.command
                 strategy = rows.strategies.get(command.strategy_id)
                 if strategy is None or strategy.user_id != command.user_id:
                     results.append(ForeignCommand(f"{command.user_id}/{command.strategy_id}"))
                     continue
-                results.append(await self._judge(session, rows, strategy, command))
+                try:
+                    results.append(await self._judge(session, rows, strategy, item))
+                except Exception as exc:  # noqa: BLE001 — this command fails, not its batch
+                    # `_judge` adds its rows to the session last: a failure before that
+                    # leaves nothing of this command; one after it leaves an intent that the
+                    # redelivered command finds.
+                    results.append(exc)
             await session.flush()
         return results
 
-    async def _load(self, session: AsyncSession, commands: Sequence[OrderCommand]) -> _Rows:
-        locked = await orders_repo.lock_for_execution(
-            session, {c.strategy_id for c in commands},
-            {date.fromisoformat(c.trading_day) for c in commands})
-        rows = _Rows({strategy.id: strategy for strategy, _ in locked})
-        for strategy, orders in locked:
-            rows.orders[strategy.id].extend(orders)
+    async def _load(self, session: AsyncSession, commands: Sequence[_Item]) -> _Rows:
+        strategies = await orders_repo.lock_for_execution(
+            session, {item.command.strategy_id for item in commands})
+        rows = _Rows({strategy.id: strategy for strategy in strategies})
+        # A second statement, after the locks are held: it sees every order committed by
+        # the transactions the locks waited for.
+        for order in await orders_repo.orders_of(session, strategies,
+                                                 {item.day for item in commands}):
+            rows.orders[order.strategy_id].append(order)
         credential_ids = {s.broker_credential_id for s in rows.strategies.values()
                           if s.broker_credential_id is not None}
         if credential_ids:
@@ -136,11 +166,10 @@ class Intake:
         return rows
 
     async def _judge(self, session: AsyncSession, rows: _Rows, strategy: Strategy,
-                     command: OrderCommand) -> Prepared | Exception | None:
+                     item: _Item) -> Prepared | Exception | None:
         """One command against the batch's rows; a failure to reach its broker account is
         returned (before anything is written for it) and fails that command alone."""
-        day = date.fromisoformat(command.trading_day)
-        action = OrderAction(command.action)
+        day, action = item.day, item.action
         existing = rows.intent(strategy.id, day, action.value)
         if existing is not None:
             return Prepared(existing, strategy, fresh=False)
@@ -182,7 +211,7 @@ class Intake:
             broker_credential_id=target.credential_id,
             is_simulated=strategy.is_simulated, client_tag=client_tag,
             status=OrderStatus.PENDING.value, attempts=0, filled_quantity=0,
-            trace_id=current_trace_id(), created_at=now, updated_at=now)
+            trace_id=item.trace_id, created_at=now, updated_at=now)
         session.add(order)
         rows.orders[strategy.id].append(order)
         if reason is not None:
