@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from brokers.angel_one import orders as angel_one_orders
+from brokers.angel_one.registry import AngelOneBuilder
 from brokers.base import BaseBroker
+from brokers.dhan import orders as dhan_orders
+from brokers.dhan.registry import DhanBuilder
 from brokers.errors import UnsupportedBroker
+from brokers.fyers import orders as fyers_orders
+from brokers.fyers.registry import FyersBuilder
 from brokers.paper import PaperBroker, PaperConfig, PaperExchange
+from brokers.zerodha import orders as zerodha_orders
 from brokers.zerodha.registry import ZerodhaBuilder
 from core.clock import Clock
 from core.db.enums import BrokerType
@@ -38,20 +46,42 @@ class BrokerFactory:
                  redis: Redis, clock: Clock) -> None:
         self._paper = PaperExchange(sessions, redis, clock, PaperConfig.from_settings(settings))
         self._builders: dict[str, BrokerBuilder] = {}
+        self._taggers: dict[str, Callable[[str], str]] = {}
         self._brokers: dict[tuple[str, str, str | None], BaseBroker] = {}
         self._locks: dict[tuple[str, str, str | None], asyncio.Lock] = {}
-        self.register(BrokerType.ZERODHA, ZerodhaBuilder(settings, sessions, clock))
+        self.register(BrokerType.ZERODHA, ZerodhaBuilder(settings, sessions, clock),
+                      tag_for=zerodha_orders.tag_for)
+        self.register(BrokerType.FYERS, FyersBuilder(settings, sessions, clock),
+                      tag_for=fyers_orders.tag_for)
+        self.register(BrokerType.DHAN, DhanBuilder(settings, sessions, clock),
+                      tag_for=dhan_orders.tag_for)
+        self.register(BrokerType.ANGEL_ONE, AngelOneBuilder(settings, sessions, clock),
+                      tag_for=angel_one_orders.tag_for)
 
     @property
     def paper_exchange(self) -> PaperExchange:
         """The exchange every paper account of this process trades on."""
         return self._paper
 
-    def register(self, broker_type: str, builder: BrokerBuilder) -> None:
-        """Make `broker_type` available (a real adapter, or a test's fake)."""
+    def register(self, broker_type: str, builder: BrokerBuilder, *,
+                 tag_for: Callable[[str], str] = BaseBroker.tag_for) -> None:
+        """Make `broker_type` available (a real adapter, or a test's fake), with the
+        function that turns our order id into its client tag."""
         if broker_type == BrokerType.PAPER:
             raise ValueError("the paper broker is built in")
         self._builders[broker_type] = builder
+        self._taggers[broker_type] = tag_for
+
+    def tag_for(self, broker_type: str, order_id: str) -> str:
+        """The client tag an order of `broker_type` carries, without building a broker (the
+        executor names it while it holds row locks); UnsupportedBroker for an unknown type."""
+        if broker_type == BrokerType.PAPER:
+            return PaperBroker.tag_for(order_id)
+        tagger = self._taggers.get(broker_type)
+        if tagger is None:
+            raise UnsupportedBroker(f"no adapter for broker type {broker_type!r} "
+                                    f"(available: {', '.join(self.available())})")
+        return tagger(order_id)
 
     async def for_account(self, *, user_id: str, broker_type: str,
                           credential_id: str | None) -> BaseBroker:

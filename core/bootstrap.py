@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.calendar import Override
+from core.connections.rotation import RotationReport, rotate_keys
+from core.crypto import SecretBox
 from core.db.engine import create_engine, session_factory
 from core.db.enums import Role
 from core.halts import restore_halts
@@ -118,3 +120,14 @@ async def seed_admin(settings: Settings, database_url: str) -> NewAccount | None
         await engine.dispose()
     email = settings.admin_email if not taken else f"admin-{secrets.token_hex(3)}@algo.local"
     return await create_account(settings, database_url, email=email, role=Role.ADMIN)
+
+
+async def rotate_encryption_keys(settings: Settings, database_url: str,
+                                 batch_size: int = 200) -> RotationReport:
+    """`algo keys rotate`: every broker secret re-encrypted under the primary key."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        return await rotate_keys(session_factory(engine), SecretBox(settings.encryption_key_map),
+                                 batch_size=batch_size)
+    finally:
+        await engine.dispose()

@@ -27,6 +27,7 @@ from core.logging import configure_logging
 from core.settings import Settings
 
 ERRORS_DOC = Path("docs/errors.md")
+EVENTS_DOC = Path("docs/events.md")
 
 
 def _require(value: str | None, name: str) -> str:
@@ -105,6 +106,22 @@ def _cmd_calendar_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from core.bootstrap import rotate_encryption_keys
+
+    report = aio.run(rotate_encryption_keys(
+        settings, _require(settings.database_url, "ALGO_DATABASE_URL"), args.batch_size))
+    print(f"primary key {report.primary}: {report.scanned} connections scanned, "
+          f"{report.rotated} re-encrypted")
+    for key_id, count in sorted(report.remaining.items()):
+        print(f"  {count} secret(s) still under key {key_id}")
+    if report.unreadable:
+        print(f"  {len(report.unreadable)} connection(s) no configured key opens: "
+              f"{', '.join(report.unreadable)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_errors(settings: Settings, args: argparse.Namespace) -> int:
     text = catalog_markdown()
     if args.check:
@@ -114,6 +131,19 @@ def _cmd_errors(settings: Settings, args: argparse.Namespace) -> int:
     ERRORS_DOC.parent.mkdir(parents=True, exist_ok=True)
     ERRORS_DOC.write_text(text)
     print(f"wrote {ERRORS_DOC}")
+    return 0
+
+
+def _cmd_events_doc(settings: Settings, args: argparse.Namespace) -> int:
+    from core.event_schemas import events_markdown
+    text = events_markdown()
+    if args.check:
+        if not EVENTS_DOC.exists() or EVENTS_DOC.read_text() != text:
+            sys.exit(f"{EVENTS_DOC} is out of date: run `algo events-doc`")
+        return 0
+    EVENTS_DOC.parent.mkdir(parents=True, exist_ok=True)
+    EVENTS_DOC.write_text(text)
+    print(f"wrote {EVENTS_DOC}")
     return 0
 
 
@@ -169,9 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="where the list comes from (circular number, URL)")
     p.add_argument("file")
     p.set_defaults(func=_cmd_calendar_import)
+    p = sub.add_parser("keys", help="encryption keys of broker secrets").add_subparsers(
+        dest="keys_command", required=True).add_parser(
+        "rotate", help="re-encrypt every stored broker secret under the primary (first) key "
+                       "of ALGO_ENCRYPTION_KEYS; safe while the system runs, idempotent")
+    p.add_argument("--batch-size", type=int, default=200)
+    p.set_defaults(func=_cmd_keys_rotate)
     p = sub.add_parser("errors", help="write the error-code catalog to docs/errors.md")
     p.add_argument("--check", action="store_true", help="fail if docs/errors.md is stale")
     p.set_defaults(func=_cmd_errors)
+    p = sub.add_parser("events-doc", help="write the event schemas to docs/events.md")
+    p.add_argument("--check", action="store_true", help="fail if docs/events.md is stale")
+    p.set_defaults(func=_cmd_events_doc)
     p = sub.add_parser("heartbeat-check", help="exit 0 if ROLE has a fresh heartbeat")
     p.add_argument("role")
     p.set_defaults(func=_cmd_heartbeat_check)

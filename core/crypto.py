@@ -3,7 +3,9 @@
 A sealed value is `key_id ":" nonce(12) ciphertext+tag`. The key id names which of the
 configured keys (`ALGO_ENCRYPTION_KEYS`, the first one encrypts) sealed it, so keys can be
 rotated; the user id is the associated data, so a ciphertext copied into another user's
-row fails to open.
+row fails to open. `reseal()` moves a value to the current key (`algo keys rotate`, see
+core/connections/rotation.py): old keys stay configured, and so readable, until no stored
+value names them any more.
 """
 
 from __future__ import annotations
@@ -40,6 +42,28 @@ class SecretBox:
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._keys[self._current].encrypt(nonce, plaintext.encode(), owner.encode())
         return self._current.encode() + b":" + nonce + sealed
+
+    @property
+    def key_ids(self) -> list[str]:
+        """Every configured key id, the current one first."""
+        return list(self._keys)
+
+    @staticmethod
+    def key_id_of(blob: bytes) -> str | None:
+        """The key id a sealed value names (None if it names none)."""
+        key_id, sep, _ = bytes(blob).partition(b":")
+        return key_id.decode(errors="replace") if sep else None
+
+    def is_current(self, blob: bytes) -> bool:
+        """True if `blob` is sealed with the current key (nothing for rotation to do)."""
+        return self.key_id_of(blob) == self._current
+
+    def reseal(self, blob: bytes, *, owner: str) -> bytes:
+        """`blob` sealed with the current key (itself when it already is); SecretUnreadable
+        if no configured key opens it."""
+        if self.is_current(blob):
+            return bytes(blob)
+        return self.seal(self.open(blob, owner=owner), owner=owner)
 
     def open(self, blob: bytes, *, owner: str) -> str:
         """Decrypt a value sealed for `owner`; SecretUnreadable if it cannot be."""

@@ -77,6 +77,18 @@ STR_SYMBOL_FORMAT = _define("STR_011", 422, "Symbol must look like EXCHANGE:SYMB
 STR_UNKNOWN_SYMBOL_404 = _define("STR_012", 404, "No such instrument")
 STR_NO_POSITION = _define("STR_013", 409, "The strategy holds no open position")
 
+# BRK: broker connections (core/connections/)
+BRK_UNSUPPORTED = _define("BRK_001", 422, "No connector for this broker type")
+BRK_MISSING_FIELDS = _define("BRK_002", 422, "Broker credential fields are missing")
+BRK_REJECTED = _define("BRK_003", 422, "The broker rejected these credentials")
+BRK_UNREACHABLE = _define("BRK_004", 503, "The broker could not be reached")
+BRK_IN_USE = _define("BRK_005", 409, "The connection is used by running strategies or an "
+                                     "open position")
+BRK_LOGIN_LINK = _define("BRK_006", 400, "Broker login link invalid, used or expired")
+BRK_ACCOUNT_TAKEN = _define("BRK_007", 409, "This broker account is already connected")
+BRK_NOT_FOUND = _define("BRK_008", 404, "Broker connection not found")
+BRK_LOGIN_FAILED = _define("BRK_009", 422, "The broker login was not completed")
+
 # MKT: market data
 MKT_NO_PRICE = _define("MKT_001", 404, "No price for this instrument yet")
 

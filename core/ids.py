@@ -6,6 +6,7 @@ Crockford base32, so ids sort by creation time and cannot be guessed.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from typing import Final
@@ -60,3 +61,12 @@ def sibling_id(value: str, n: int) -> str:
     repeatable companion id, e.g. the second event of one order outcome."""
     head, last = value[:-1], value[-1]
     return head + _ALPHABET[(_ALPHABET.index(last) + n) % len(_ALPHABET)]
+
+
+def derived_id(prefix: str, *parts: str) -> str:
+    """A fixed id made from `parts` (same parts, same id): the id of something that must
+    exist once however often it is made, e.g. one day's token-expiry notice."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return f"{prefix}_{_encode(int.from_bytes(digest[:16]) >> 2)}"

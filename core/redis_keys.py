@@ -72,3 +72,18 @@ def trigger_fired(trading_day: str) -> str:
 def trigger_missed(trading_day: str) -> str:
     """The set of triggers reported as missed on one trading day (one report each)."""
     return f"trigger:missed:{trading_day}"
+
+
+def broker_login_state(state: str) -> str:
+    """A pending broker login (OAuth `state`): who started it, for which connection."""
+    return f"broker:login:{state}"
+
+
+def broker_health(credential_id: str) -> str:
+    """The last reachability probe of a broker connection (JSON, expires after a day)."""
+    return f"broker:health:{credential_id}"
+
+
+def trigger_held(trading_day: str) -> str:
+    """The set of BUYs the readiness gate held on one trading day (one ERROR event each)."""
+    return f"trigger:held:{trading_day}"

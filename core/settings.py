@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import time
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -77,6 +78,17 @@ class Settings(BaseSettings):
     max_stop_loss_pct: float = Field(default=20.0, gt=0, le=90)
     max_trailing_sl_pct: float = Field(default=20.0, gt=0, le=90)
     mailer: Literal["log"] = "log"
+    push_sender: Literal["log"] = "log"
+    """Push notifications (MVP: logged; a real provider plugs in behind PushSender)."""
+
+    # Live events (web/live) and the notifier (pipeline/notifier).
+    sse_heartbeat_s: float = Field(default=30.0, gt=0, le=300)
+    """A comment line on every idle SSE stream this often; the session is rechecked too."""
+    sse_queue_size: int = Field(default=1000, ge=1, le=100_000)
+    """Events waiting for one SSE client; a client further behind is disconnected."""
+    notifier_batch: int = Field(default=100, ge=1, le=1000)
+    notifier_ack_wait_s: float = Field(default=30.0, ge=1)
+    notifier_max_deliver: int = Field(default=10, ge=2, le=1000)
 
     # The paper broker (brokers/paper/) and trying the system outside market hours.
     paper_slippage_bps: int = Field(default=5, ge=0, le=500)
@@ -103,10 +115,39 @@ class Settings(BaseSettings):
     kite_api_url: str = "https://api.kite.trade"
     kite_ws_url: str = "wss://ws.kite.trade"
     kite_login_url: str = "https://kite.zerodha.com/connect/login"
+    broker_login_ttl_s: int = Field(default=600, ge=60, le=3600)
+    """How long a broker login link (its OAuth `state`) stays usable."""
+    broker_check_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """A session check at the broker (status, readiness probe) gives up after this."""
+    token_check_time: str = "08:30"  # noqa: S105 (a time of day)
+    """IST time of the daily token-expiry check and its notifications (before 09:15)."""
+    trigger_readiness_refresh_s: float = Field(default=5.0, gt=0, le=300)
+    """How often the trigger re-reads the broker connections of its strategies."""
+    trigger_probe_lead_s: float = Field(default=60.0, ge=0, le=3600)
+    """Probe a broker this long before a BUY on it (and again while a BUY is held)."""
+    fyers_api_url: str = "https://api-t1.fyers.in"
+    fyers_ws_url: str = "wss://socket.fyers.in/hsm/v1-5/prod"
+    fyers_symbols_url: str = "https://public.fyers.in/sym_details"
+    fyers_redirect_url: str = "http://127.0.0.1:8000/broker/callback/fyers"
+    """Our `/broker/callback/fyers` as the user's browser reaches it: the login link sends
+    it as `redirect_uri`, and each user's Fyers app must be registered with it."""
+    dhan_api_url: str = "https://api.dhan.co/v2"
+    dhan_auth_url: str = "https://auth.dhan.co"
+    dhan_ws_url: str = "wss://api-feed.dhan.co"
+    dhan_scrip_master_url: str = "https://images.dhan.co/api-data/api-scrip-master.csv"
+    angel_api_url: str = "https://apiconnect.angelone.in"
+    angel_ws_url: str = "wss://smartapisocket.angelone.in/smart-stream"
+    angel_instruments_url: str = ("https://margincalculator.angelone.in/OpenAPI_File/files/"
+                                  "OpenAPIScripMaster.json")
+    angel_client_public_ip: str = "127.0.0.1"
+    """Sent as X-ClientPublicIP: the static IP registered with the SmartAPI app."""
 
     # Market data (pipeline/feed, pipeline/slwatch).
     feed_sources: str = "synthetic"
-    """Comma-separated tick sources: synthetic, replay (and broker sources as they come)."""
+    """Comma-separated tick sources: synthetic, replay, broker."""
+    feed_broker_credential: str | None = None
+    """The `broker` source: id (`brk_…`) of the stored broker connection whose session
+    streams market data for every strategy (pipeline/feed/broker.py)."""
     feed_synthetic_rate: float = Field(default=50.0, gt=0, le=1_000_000)
     """Total synthetic ticks per second, spread over the subscribed symbols."""
     feed_synthetic_seed: int = 7
@@ -142,6 +183,7 @@ class Settings(BaseSettings):
         if self.heartbeat_ttl_s <= self.heartbeat_interval_s:
             raise SettingsError("ALGO_HEARTBEAT_TTL_S must exceed ALGO_HEARTBEAT_INTERVAL_S")
         _ = self.encryption_key_map  # validates the format
+        _ = self.token_check_at
         for name in ("ratelimit_ip", "ratelimit_user", "ratelimit_auth_ip", "ratelimit_login_ip",
                      "ratelimit_login_account", "broker_rate"):
             parse_rate(getattr(self, name), f"ALGO_{name.upper()}")
@@ -153,6 +195,14 @@ class Settings(BaseSettings):
     def encryption_key_map(self) -> dict[str, bytes]:
         """Key id → 32-byte AES key; the first key listed encrypts, all decrypt."""
         return parse_encryption_keys(self.encryption_keys.get_secret_value())
+
+    @property
+    def token_check_at(self) -> time:
+        """`token_check_time` as a time of day (IST)."""
+        try:
+            return time.fromisoformat(self.token_check_time)
+        except ValueError as exc:
+            raise SettingsError("ALGO_TOKEN_CHECK_TIME must look like 'HH:MM'") from exc
 
     @property
     def previous_jwt_secrets(self) -> list[str]:

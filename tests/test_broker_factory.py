@@ -55,8 +55,8 @@ async def test_paper_accounts_are_paper_brokers_cached_per_user(factory: BrokerF
 
 
 async def test_unregistered_real_broker_is_unsupported(factory: BrokerFactory) -> None:
-    with pytest.raises(UnsupportedBroker, match="dhan"):
-        await factory.for_account(user_id="usr_a", broker_type="dhan",
+    with pytest.raises(UnsupportedBroker, match="nosuchbroker"):
+        await factory.for_account(user_id="usr_a", broker_type="nosuchbroker",
                                   credential_id="brk_1")
 
 
@@ -69,7 +69,7 @@ async def test_registered_builder_is_built_once_connected_and_closed(
         return Recorder(f"zerodha:{credential_id}", factory.paper_exchange, calls)
 
     factory.register("zerodha", build)
-    assert factory.available() == ["paper", "zerodha"]  # replaced the built-in builder
+    assert factory.available().count("zerodha") == 1  # replaced the built-in builder
     brokers = await asyncio.gather(*(
         factory.for_account(user_id="usr_a", broker_type="zerodha", credential_id="brk_1")
         for _ in range(5)))

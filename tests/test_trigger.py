@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import redis_keys, subjects
 from core.clock import IST, FakeClock
+from core.crypto import SecretBox
 from core.db.enums import StopLossType
 from core.db.models import BrokerCredential, Notification, Strategy
 from core.embedded.stack import Endpoints
@@ -95,9 +96,13 @@ class World:
         return user.id
 
     async def add_broker(self) -> str:
+        """A logged-in Zerodha connection (the readiness gate lets its BUYs through)."""
+        box = SecretBox(self.settings.encryption_key_map)
         async with self.sessions() as session, session.begin():
-            credential = BrokerCredential(id=new_id("brk"), user_id=self.user_id,
-                                          broker_type="zerodha")
+            credential = BrokerCredential(
+                id=new_id("brk"), user_id=self.user_id, broker_type="zerodha", is_valid=True,
+                encrypted_access_token=box.seal("token", owner=self.user_id),
+                key_id=box.current_key_id, token_expires_at=ist(6, 0, day=date(2027, 1, 1)))
             session.add(credential)
         return credential.id
 
@@ -166,10 +171,11 @@ async def world_factory(endpoints: Endpoints, tmp_path: Path, settings: Settings
     worlds: list[World] = []
 
     async def build(start: datetime, *, paper_always_open: bool = False) -> World:
-        chosen = settings
+        # No probe of a real broker's API from these tests (tests/test_readiness_gate.py).
+        chosen = make_settings(endpoints, tmp_path, trigger_probe_lead_s=0)
         if paper_always_open:  # a dev-only switch: refused in the test environment
             chosen = make_settings(endpoints, tmp_path, env="dev", bcrypt_rounds=12,
-                                   paper_always_open=True)
+                                   paper_always_open=True, trigger_probe_lead_s=0)
         world = World(chosen, sessions, redis, nc, js, FakeClock(start))
         await world.add_user()
         worlds.append(world)

@@ -9,7 +9,18 @@ from quart_schema import Info, QuartSchema
 
 from core.clock import Clock, RealClock
 from core.settings import Settings
-from web.blueprints import admin_system, admin_users, auth, health, market, orders, strategies
+from web.blueprints import (
+    admin_system,
+    admin_users,
+    auth,
+    brokers,
+    health,
+    market,
+    notifications,
+    orders,
+    strategies,
+    streams,
+)
 from web.errors import register_error_handlers
 from web.json import FastJSONProvider
 from web.middleware import register_request_logging
@@ -39,7 +50,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
     register_rate_limits(app)
     for blueprint in (health.blueprint, auth.blueprint, admin_users.blueprint,
                       admin_system.blueprint, strategies.blueprint, orders.blueprint,
-                      market.blueprint):
+                      market.blueprint, streams.blueprint, notifications.blueprint,
+                      brokers.blueprint):
         app.register_blueprint(blueprint)
 
     @app.before_serving

@@ -15,6 +15,7 @@ from core.db.engine import create_engine, session_factory
 from core.nats import connect_nats
 from core.redis import create_redis
 from core.settings import Settings
+from web.live.hub import EventHub
 from web.services import Services, build_services
 
 _KEY = "algo.resources"
@@ -32,6 +33,8 @@ class Resources:
     nc: NatsClient
     js: JetStreamContext
     services: Services
+    hub: EventHub
+    """The process's one fan-out of `events.>` to its SSE connections."""
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock) -> Resources:
@@ -50,13 +53,23 @@ class Resources:
             await engine.dispose()
             raise
         sessions = session_factory(engine)
-        services = build_services(settings, clock, sessions, redis, nc.jetstream())
-        await services.accounts.prepare()
-        return cls(settings, clock, engine, sessions, redis, nc, nc.jetstream(), services)
+        js = nc.jetstream()
+        services = build_services(settings, clock, sessions, redis, js)
+        hub = EventHub(js, settings.sse_queue_size)
+        try:
+            await services.accounts.prepare()
+            await hub.start()
+        except BaseException:
+            await nc.close()
+            await redis.aclose()
+            await engine.dispose()
+            raise
+        return cls(settings, clock, engine, sessions, redis, nc, js, services, hub)
 
     async def close(self) -> None:
         """Drain NATS, then close Redis and the engine."""
         try:
+            await self.hub.stop()
             await self.services.resets.drain()
             await self.services.brokers.close()
             if not self.nc.is_closed:

@@ -77,3 +77,32 @@ def require(permission: Permission) -> Callable[[Callable[P, Awaitable[R]]],
         return wrapper
 
     return decorate
+
+
+async def stream_principal() -> Principal:
+    """The caller of an SSE request: a single-use `?ticket=` (for clients that cannot send
+    headers), else the `Authorization` header or the access cookie."""
+    ticket = request.args.get("ticket")
+    if not ticket:
+        return await get_current_user()
+    principal = await get_resources().services.authenticator.redeem_ticket(ticket)
+    await enforce("user", principal.user_id, fail_closed=False)
+    g.principal = principal
+    return principal
+
+
+def require_stream(permission: Permission) -> Callable[[Callable[P, Awaitable[R]]],
+                                                         Callable[P, Awaitable[R]]]:
+    """`require` for SSE routes, which also accept a stream ticket."""
+
+    def decorate(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @wraps(func)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            principal = await stream_principal()
+            if not principal.can(permission):
+                raise PermissionDenied()
+            return await func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

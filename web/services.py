@@ -9,6 +9,7 @@ from nats.js import JetStreamContext
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from brokers.connectors import build_connectors
 from brokers.factory import BrokerFactory
 from brokers.quotes import Quotes
 from core.auth.accounts import Accounts
@@ -18,6 +19,8 @@ from core.auth.resets import PasswordResets
 from core.auth.tokens import TokenCodec
 from core.clock import Clock
 from core.commands import CommandPublisher
+from core.connections.service import ConnectionService
+from core.crypto import SecretBox
 from core.events import EventPublisher
 from core.halts import HaltStore
 from core.mail import LogMailer, Mailer
@@ -40,6 +43,7 @@ class Services:
     halts: HaltStore
     brokers: BrokerFactory
     quotes: Quotes
+    connections: ConnectionService
 
 
 def build_mailer(settings: Settings) -> Mailer:
@@ -71,4 +75,9 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
         halts=HaltStore(sessions, redis),
         brokers=brokers,
         quotes=Quotes(sessions, redis, brokers),
+        connections=ConnectionService(
+            sessions, redis, SecretBox(settings.encryption_key_map),
+            build_connectors(settings, clock), clock,
+            login_ttl_s=settings.broker_login_ttl_s,
+            check_timeout_s=settings.broker_check_timeout_s),
     )

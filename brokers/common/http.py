@@ -89,11 +89,13 @@ class BrokerHttp:
 
     async def request(self, method: str, path: str, *, call: Call,
                       params: QueryParams | None = None, data: Mapping[str, Any] | None = None,
-                      headers: Mapping[str, str] | None = None) -> httpx.Response:
-        """Send one request; transport failures are raised as classified broker errors."""
+                      headers: Mapping[str, str] | None = None,
+                      content: bytes | None = None) -> httpx.Response:
+        """Send one request (a form in `data`, or a body already encoded in `content`);
+        transport failures are raised as classified broker errors."""
         try:
             return await self._client.request(method, path, params=params, data=data,
-                                              headers=headers)
+                                              headers=headers, content=content)
         except (httpx.TransportError, RuntimeError) as exc:
             # httpx raises RuntimeError for a request on a closed client: nothing was sent.
             error = classify(exc, call, f"{method} {path}")
@@ -103,3 +105,11 @@ class BrokerHttp:
     async def close(self) -> None:
         """Close the pool."""
         await self._client.aclose()
+
+
+def retry_after_s(header: str | None, default: float = 1.0) -> float:
+    """A `Retry-After` header in seconds (at least 0.1; `default` when absent or a date)."""
+    try:
+        return max(0.1, float(header)) if header else default
+    except ValueError:
+        return default

@@ -14,9 +14,10 @@ import io
 from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from brokers.errors import InstrumentMasterInvalid
+from core.clock import IST, Clock
 
 Instrument: TypeAlias = tuple[str, str]
 """(exchange, symbol), as the rest of the system names an instrument: ("NSE", "RELIANCE")."""
@@ -105,3 +106,54 @@ class InstrumentStore(Generic[R, T]):
             if current is not None and stale is not None and not stale(current):
                 return current
             return self.swap(await fetch(), loaded_at=loaded_at())
+
+
+def loaded_before_today(clock: Clock) -> Callable[[Snapshot[Any, Any]], bool]:
+    """A `stale` test for `InstrumentStore.refresh`: a master loaded on an earlier IST day
+    (brokers regenerate their masters every morning)."""
+    def stale(snapshot: Snapshot[Any, Any]) -> bool:
+        today = clock.now().astimezone(IST).date()
+        return snapshot.loaded_at.astimezone(IST).date() < today
+
+    return stale
+
+
+class DailyMaster(Generic[R, T]):
+    """A broker's master as a text download, parsed by the adapter and refreshed once per
+    IST day; the adapter's own class adds its lookups on top."""
+
+    def __init__(self, clock: Clock, parse: Callable[[str], list[R]], *,
+                 instrument: Callable[[R], Instrument], token: Callable[[R], T]) -> None:
+        self._clock = clock
+        self._parse = parse
+        self._store: InstrumentStore[R, T] = InstrumentStore(instrument=instrument,
+                                                             token=token)
+
+    @property
+    def snapshot(self) -> Snapshot[R, T] | None:
+        """The master in use."""
+        return self._store.snapshot
+
+    def load(self, text: str) -> Snapshot[R, T]:
+        """Parse, validate and swap in a master (InstrumentMasterInvalid keeps the old)."""
+        return self._store.swap(self._parse(text), loaded_at=self._clock.now())
+
+    async def ensure(self, download: Callable[[], Awaitable[str]]) -> None:
+        """Download a master unless today's (IST) is already loaded."""
+        await self._store.refresh(lambda: self._fetch(download), loaded_at=self._clock.now,
+                                  stale=loaded_before_today(self._clock))
+
+    async def refresh(self, download: Callable[[], Awaitable[str]]) -> None:
+        """Download and swap in a master now, whatever is loaded."""
+        await self._store.refresh(lambda: self._fetch(download), loaded_at=self._clock.now)
+
+    def get(self, exchange: str, symbol: str) -> R | None:
+        """The record of `EXCHANGE:SYMBOL`, None if not listed (or no master yet)."""
+        return self._store.get(exchange, symbol)
+
+    def by_token(self, token: T) -> R | None:
+        """The record of a broker token, None if unknown."""
+        return self._store.by_token(token)
+
+    async def _fetch(self, download: Callable[[], Awaitable[str]]) -> list[R]:
+        return self._parse(await download())

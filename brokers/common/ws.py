@@ -66,9 +66,10 @@ class ReconnectingSocket:
         """True while a connection is open."""
         return self._ws is not None
 
-    async def send(self, message: str) -> bool:
-        """Send on the open connection; False (nothing sent) when there is none, in which
-        case `on_open` of the next connection must carry the message's intent."""
+    async def send(self, message: str | bytes) -> bool:
+        """Send a text or binary frame on the open connection; False (nothing sent) when
+        there is none, in which case `on_open` of the next connection must carry the
+        message's intent."""
         ws = self._ws
         if ws is None:
             return False

@@ -33,9 +33,14 @@ def authorization(api_key: str, access_token: str) -> str:
     return f"token {api_key}:{access_token}"
 
 
-def login_url(base: str, api_key: str) -> str:
-    """Where the user logs in to Kite to hand us a request token."""
-    return f"{base}?{urlencode({'api_key': api_key, 'v': KITE_VERSION})}"
+def login_url(base: str, api_key: str, state: str | None = None) -> str:
+    """Where the user logs in to Kite to hand us a request token. Kite appends the
+    url-encoded `redirect_params` to its redirect, which is how `state` comes back
+    (Zerodha on kite.trade forum, discussion comment 21101)."""
+    params = {"api_key": api_key, "v": KITE_VERSION}
+    if state is not None:
+        params["redirect_params"] = urlencode({"state": state})
+    return f"{base}?{urlencode(params)}"
 
 
 def token_expiry(login_at: datetime) -> datetime:

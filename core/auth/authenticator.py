@@ -3,6 +3,7 @@ ended early (ACC-4, LIVE-2). Every Redis failure here fails closed."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -106,7 +107,10 @@ class Authenticator:
     async def issue_ticket(self, principal: Principal) -> str:
         """A single-use ticket for SSE clients that cannot send headers."""
         ticket = secrets.token_urlsafe(32)
-        value = json.dumps({"user_id": principal.user_id, "session_id": principal.session_id})
+        # The ticket inherits the access token's identity and expiry: a stream opened with
+        # it ends when that token is revoked or would have expired.
+        value = json.dumps({"user_id": principal.user_id, "session_id": principal.session_id,
+                            "jti": principal.jti, "exp": principal.expires_at})
         try:
             await self._redis.set(redis_keys.stream_ticket(_digest(ticket)), value,
                                   ex=self._ticket_ttl_s)
@@ -123,10 +127,23 @@ class Authenticator:
         if not raw:
             raise AuthenticationFailed(code=error_codes.AUTH_TICKET_INVALID)
         value = json.loads(raw)
-        await self._refuse_if_revoked(None, value["session_id"])
+        jti, exp = value.get("jti"), value.get("exp")
+        if exp is not None and self._clock.now().timestamp() >= exp:
+            raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_EXPIRED)
+        await self._refuse_if_revoked(jti, value["session_id"])
         async with self._sessions() as session:
             user = await users.get_auth_view(session, value["user_id"])
-        return self._principal(user, value["session_id"], None)
+        principal = self._principal(user, value["session_id"], None)
+        return dataclasses.replace(principal, jti=jti, expires_at=exp)
+
+    async def still_valid(self, principal: Principal) -> bool:
+        """False once the principal's token or session has been revoked (long-lived streams
+        ask this now and then); a Redis failure counts as revoked (fail closed)."""
+        try:
+            await self._refuse_if_revoked(principal.jti, principal.session_id)
+        except (AuthenticationFailed, Unavailable):
+            return False
+        return True
 
 
 def _digest(value: str) -> str:

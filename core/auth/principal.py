@@ -17,7 +17,7 @@ class Principal:
     role: Role
     email: str
     jti: str | None
-    """The access token's id (None when authenticated by a stream ticket)."""
+    """The access token's id (for a stream ticket: that of the token that issued it)."""
     session_id: str
     """The login session (refresh-token family) the credential belongs to."""
     expires_at: int | None

@@ -117,3 +117,24 @@ async def stop_all_for_user(session: AsyncSession, user_id: str, *, now: datetim
                 rev=Strategy.rev + 1, updated_at=now)
         .returning(Strategy.id, Strategy.rev))
     return [(row[0], row[1]) for row in result.all()]
+
+
+async def using_credential(session: AsyncSession, credential_id: str,
+                           ) -> list[tuple[str, str, str]]:
+    """(id, status, position) of every live strategy on a broker connection, each row
+    locked: a strategy being started on it now is waited for and seen as started."""
+    rows = (await session.execute(
+        select(Strategy.id, Strategy.status, Strategy.position)
+        .where(Strategy.broker_credential_id == credential_id, Strategy.deleted_at.is_(None))
+        .order_by(Strategy.id).with_for_update())).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def running_per_credential(session: AsyncSession, user_id: str) -> dict[str, int]:
+    """How many of the user's strategies run on each broker connection."""
+    rows = (await session.execute(
+        select(Strategy.broker_credential_id, func.count())
+        .where(Strategy.user_id == user_id, Strategy.status == StrategyStatus.RUNNING.value,
+               Strategy.deleted_at.is_(None), Strategy.broker_credential_id.is_not(None))
+        .group_by(Strategy.broker_credential_id))).all()
+    return {str(r[0]): int(r[1]) for r in rows}

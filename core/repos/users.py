@@ -75,6 +75,14 @@ async def count_active_admins(session: AsyncSession) -> int:
     return int(result.scalar_one())
 
 
+async def active_admin_ids(session: AsyncSession) -> list[str]:
+    """The ids of every admin who can log in (recipients of platform alerts)."""
+    result = await session.execute(
+        select(User.id).where(User.role == Role.ADMIN.value, User.is_active.is_(True),
+                              User.deleted_at.is_(None)).order_by(User.id))
+    return list(result.scalars())
+
+
 async def lock_for_update(session: AsyncSession, user_id: str) -> bool:
     """Lock the user's row until commit: token rotation and every revocation of the user's
     sessions take this lock, so none of them works on a stale view of the others."""

@@ -166,9 +166,8 @@ class Intake:
         return rows
 
     async def _judge(self, session: AsyncSession, rows: _Rows, strategy: Strategy,
-                     item: _Item) -> Prepared | Exception | None:
-        """One command against the batch's rows; a failure to reach its broker account is
-        returned (before anything is written for it) and fails that command alone."""
+                     item: _Item) -> Prepared | None:
+        """One command against the batch's rows (it writes its rows to the session last)."""
         day, action = item.day, item.action
         existing = rows.intent(strategy.id, day, action.value)
         if existing is not None:
@@ -193,16 +192,10 @@ class Intake:
         order_id = new_id("ord")
         client_tag = order_id
         if reason is None:
-            try:
-                broker = await self._brokers.for_account(
-                    user_id=strategy.user_id, broker_type=target.broker_type,
-                    credential_id=target.credential_id)
+            try:  # no broker is built here: that may take a connection and a login
+                client_tag = self._brokers.tag_for(target.broker_type, order_id)
             except UnsupportedBroker as exc:
                 reason = exc.message
-            except Exception as exc:  # noqa: BLE001 — this command fails, not its batch
-                return exc
-            else:
-                client_tag = broker.tag_for(order_id)
         order = Order(
             id=order_id, user_id=strategy.user_id, strategy_id=strategy.id,
             trading_day=day, action=action.value, side=side_of(action),

@@ -1,6 +1,7 @@
 """The tick sources `feed_sources` may name, built from the settings.
 
-A broker ticker joins by adding its name here (pipeline/feed/ticker.py adapts it).
+`synthetic` and `replay` make prices up or play a file; `broker` streams the WebSocket of
+the broker account `ALGO_FEED_BROKER_CREDENTIAL` names (pipeline/feed/broker.py).
 """
 
 from __future__ import annotations
@@ -10,21 +11,24 @@ from collections.abc import Callable
 from typing import Final
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from brokers.paper.pricing import parse_paise
 from core import redis_keys
 from core.clock import Clock
 from core.settings import Settings
+from pipeline.feed.broker import BrokerSource
 from pipeline.feed.errors import FeedConfigError, UnknownSource
 from pipeline.feed.replay import ReplaySource, check_file
 from pipeline.feed.sources import Instrument, TickSource
 from pipeline.feed.synthetic import SyntheticSource
 
-Builder = Callable[[Settings, Clock, Redis, logging.Logger], TickSource]
+Sessions = async_sessionmaker[AsyncSession] | None
+Builder = Callable[[Settings, Clock, Redis, logging.Logger, Sessions], TickSource]
 
 
-def _synthetic(settings: Settings, clock: Clock, redis: Redis,
-               log: logging.Logger) -> TickSource:
+def _synthetic(settings: Settings, clock: Clock, redis: Redis, log: logging.Logger,
+               sessions: Sessions) -> TickSource:
     async def current(instruments: list[Instrument]) -> list[int | None]:
         try:
             raws = await redis.mget([redis_keys.ltp(*i) for i in instruments])
@@ -37,7 +41,8 @@ def _synthetic(settings: Settings, clock: Clock, redis: Redis,
                            seed=settings.feed_synthetic_seed, prices=current)
 
 
-def _replay(settings: Settings, clock: Clock, redis: Redis, log: logging.Logger) -> TickSource:
+def _replay(settings: Settings, clock: Clock, redis: Redis, log: logging.Logger,
+            sessions: Sessions) -> TickSource:
     path = settings.feed_replay_path
     if path is None:
         raise FeedConfigError("the replay source needs ALGO_FEED_REPLAY_PATH")
@@ -45,7 +50,19 @@ def _replay(settings: Settings, clock: Clock, redis: Redis, log: logging.Logger)
     return ReplaySource(clock, path, speed=settings.feed_replay_speed, log=log)
 
 
-BUILDERS: Final[dict[str, Builder]] = {"synthetic": _synthetic, "replay": _replay}
+def _broker(settings: Settings, clock: Clock, redis: Redis, log: logging.Logger,
+            sessions: Sessions) -> TickSource:
+    credential_id = settings.feed_broker_credential
+    if not credential_id:
+        raise FeedConfigError("the broker source needs ALGO_FEED_BROKER_CREDENTIAL, the id of "
+                              "the stored broker connection that streams market data")
+    if sessions is None:
+        raise FeedConfigError("the broker source needs the database")
+    return BrokerSource.from_settings(settings, credential_id, sessions, redis, clock)
+
+
+BUILDERS: Final[dict[str, Builder]] = {"synthetic": _synthetic, "replay": _replay,
+                                       "broker": _broker}
 
 
 def source_names(raw: str) -> list[str]:
@@ -61,8 +78,8 @@ def source_names(raw: str) -> list[str]:
     return names
 
 
-def build_sources(settings: Settings, clock: Clock, redis: Redis,
-                  log: logging.Logger) -> list[TickSource]:
+def build_sources(settings: Settings, clock: Clock, redis: Redis, log: logging.Logger,
+                  sessions: Sessions = None) -> list[TickSource]:
     """The sources `feed_sources` names (FeedConfigError if any is unusable)."""
-    return [BUILDERS[name](settings, clock, redis, log) for name in
+    return [BUILDERS[name](settings, clock, redis, log, sessions) for name in
             source_names(settings.feed_sources)]

@@ -44,7 +44,7 @@ class FeedService(Service):
         super().__init__(ctx)
         settings = ctx.settings
         chosen = list(sources) if sources is not None \
-            else build_sources(settings, ctx.clock, ctx.redis, self.log)
+            else build_sources(settings, ctx.clock, ctx.redis, self.log, ctx.sessions)
         names = [s.name for s in chosen]
         if len(set(names)) != len(names):
             raise FeedConfigError(f"feed source names must differ: {names}")

@@ -12,9 +12,11 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
 from core.clock import IST
+from core.db.enums import OrderAction
 from core.strategies.runtime import StrategyRuntime
 from core.strategies.strategy_validator import PAPER
 from pipeline.trigger import plan
+from pipeline.trigger.readiness import needs_broker
 from pipeline.trigger.schedule import Entry, Key, Schedule
 
 
@@ -31,6 +33,8 @@ class Book:
         """When a running strategy's time of this key was changed today (an update)."""
         self._done: set[Key] = set()
         """Fired or reported today; never armed again today."""
+        self._held: dict[Key, tuple[Entry, str]] = {}
+        """BUYs due but held by the readiness gate, re-checked until their grace ends."""
         self.day: date | None = None
         self._market_open = False
 
@@ -62,6 +66,7 @@ class Book:
         self._market_open = market_open
         self.schedule.clear()
         self._moved_at.clear()
+        self._held.clear()
         self._done = set(done)
         past: list[Entry] = []
         for record in self._records.values():
@@ -89,6 +94,7 @@ class Book:
         self._revs[strategy_id] = max(rev, self._revs.get(strategy_id, -1))
         for action in plan.ACTIONS:
             self.schedule.discard((strategy_id, action))
+            self._held.pop((strategy_id, action), None)
 
     def since(self, entry: Entry) -> datetime | None:
         """When the schedule defining `entry` came to be (start, or the move of its time)."""
@@ -110,7 +116,38 @@ class Book:
     def mark_done(self, key: Key) -> None:
         """The key was fired or reported (or found fired): never arm it again today."""
         self._done.add(key)
+        self._held.pop(key, None)
         self.schedule.discard(key)
+
+    def hold_back(self, entry: Entry, until: datetime, reason: str) -> bool:
+        """Keep a due entry owed, re-checked at `until` (the readiness gate held it); False
+        if the strategy changed or stopped meanwhile (its newer record decides)."""
+        if self._records.get(entry.record.strategy_id) is not entry.record \
+                or entry.day != self.day:
+            return False
+        self._done.discard(entry.key)
+        self._held[entry.key] = (entry, reason)
+        self.schedule.put(entry, until)
+        return True
+
+    def held_reason(self, key: Key) -> str | None:
+        """Why the key's entry is held by the readiness gate (None: it is not)."""
+        held = self._held.get(key)
+        return None if held is None else held[1]
+
+    def brokers(self) -> set[str]:
+        """The broker connections the held strategies trade on (paper excluded)."""
+        return {r.broker for r in self._records.values() if needs_broker(r)}
+
+    def held_brokers(self) -> set[str]:
+        """The connections of held BUYs."""
+        return {entry.record.broker for entry, _ in self._held.values()}
+
+    def brokers_due(self, now: datetime, within: timedelta) -> set[str]:
+        """The connections with a BUY due between now and `within` from now."""
+        until = now + within
+        return {e.record.broker for e in self.schedule.entries()
+                if e.action is OrderAction.BUY and needs_broker(e.record) and e.at <= until}
 
     def trades_today(self, record: StrategyRuntime) -> bool:
         """A paper strategy trades every day when the paper market is always open."""

@@ -49,11 +49,16 @@ class Schedule:
     def __len__(self) -> int:
         return len(self._live)
 
-    def put(self, entry: Entry) -> None:
-        """Make `entry` the key's only live entry (an older one of the key is dropped)."""
+    def put(self, entry: Entry, when: datetime | None = None) -> None:
+        """Make `entry` the key's only live entry (an older one of the key is dropped), due
+        at `when` (a held entry's re-check) or at its own time."""
         seq = next(self._seq)
         self._live[entry.key] = seq
-        heapq.heappush(self._heap, (entry.at, seq, entry))
+        heapq.heappush(self._heap, (when or entry.at, seq, entry))
+
+    def entries(self) -> list[Entry]:
+        """The live entries, in no order (linear: for the readiness loop's few-second pass)."""
+        return [e for _, s, e in self._heap if self._live.get(e.key) == s]
 
     def discard(self, key: Key) -> None:
         """Forget the key's entry, if any."""

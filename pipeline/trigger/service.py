@@ -5,19 +5,31 @@ Redis snapshot, then apply the buffered and later events whose `rev` is newer. O
 scheduler task sleeps until the earliest entry (or midnight) and is woken early whenever the
 schedule changes. The scheduler's own changes are synchronous; the others (events, the day
 roll-over, the start-up) await I/O and so take one lock, and never interleave.
+
+A BUY on a real broker passes the readiness gate first (readiness.py, BRK-10): when the
+broker is not ready the BUY is *held* — no command is published, the user gets one ERROR
+event (held.py), and the entry stays owed, re-checked every refresh interval; it fires as
+soon as the broker is ready within the grace period, and is reported missed (with the
+reason) when the grace period ends. SELLs are never held: an exit always goes out. The
+daily token check (tokens.py, BRK-9) runs here too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Final
 
+from brokers.connectors import build_connectors
 from core import redis_keys
 from core.aio import Background, cancel_and_wait
 from core.calendar import CalendarNotCovered, TradingCalendar
 from core.clock import now_ist
+from core.connections.health import HealthStore
+from core.connections.probe import Prober
+from core.crypto import SecretBox
 from core.db.enums import StrategyStatus
 from core.events import EventPublisher, EventType
 from core.messages import Event
@@ -30,14 +42,21 @@ from pipeline.service import Service
 from pipeline.trigger import plan
 from pipeline.trigger.book import Book
 from pipeline.trigger.firing import Firer
+from pipeline.trigger.gate import Gate
+from pipeline.trigger.held import HeldReporter
 from pipeline.trigger.missed import MissedReporter
-from pipeline.trigger.schedule import Entry
+from pipeline.trigger.readiness import Readiness, needs_broker
+from pipeline.trigger.schedule import Entry, Key
+from pipeline.trigger.tokens import TokenWatch
 from pipeline.trigger.wakeup import wait_until
 
 MAX_SLEEP: Final = timedelta(seconds=60)
 """Re-read the wall clock at least this often (a long monotonic sleep drifts from it)."""
 READ_CONCURRENCY: Final = 32
 """Redis reads in flight at once when a burst of events needs records re-read."""
+HELD_TOLERANCE_S: Final = 1.0
+"""A held BUY re-checked this much past its grace end (scheduler lag) may still fire;
+later than that the process stalled, and it is missed."""
 
 
 class TriggerService(Service):
@@ -52,15 +71,29 @@ class TriggerService(Service):
         self._store = RuntimeStore(ctx.redis)
         self._follower = EventFollower(ctx.js, self.log)
         self._firer = Firer(ctx.js, ctx.redis, ctx.clock, self.log)
-        self._reporter = MissedReporter(EventPublisher(ctx.js, ctx.clock), ctx.redis,
-                                        ctx.sessions, ctx.clock, self.log,
-                                        ctx.settings.trigger_grace_s)
+        self._side_effects = Background(self.log, "trigger side effect")
+        events = EventPublisher(ctx.js, ctx.clock)
+        settings = ctx.settings
+        self._reporter = MissedReporter(events, ctx.redis, ctx.sessions, ctx.clock, self.log,
+                                        settings.trigger_grace_s)
+        health = HealthStore(ctx.redis)
+        prober = Prober(ctx.sessions, SecretBox(settings.encryption_key_map),
+                        build_connectors(settings, ctx.clock), health, ctx.clock,
+                        timeout_s=settings.broker_check_timeout_s)
+        self._readiness = Readiness(ctx.sessions, health, prober, ctx.clock, self.log,
+                                    probe_lead_s=settings.trigger_probe_lead_s)
+        self._gate = Gate(self._book, self._readiness,
+                          HeldReporter(events, ctx.redis, ctx.sessions, ctx.clock, self.log,
+                                       settings.trigger_grace_s),
+                          self._side_effects.spawn, grace_s=settings.trigger_grace_s,
+                          recheck_s=settings.trigger_readiness_refresh_s)
+        self._tokens = TokenWatch(ctx.sessions, events, ctx.clock, self.log,
+                                  settings.token_check_at, self._market_open)
         self._calendar: TradingCalendar | None = None
         self._uncovered_logged: date | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._side_effects = Background(self.log, "trigger side effect")
         self.missed = 0
         """Entries found too late to fire (reported by this or another replica)."""
 
@@ -70,6 +103,11 @@ class TriggerService(Service):
     def fired(self) -> int:
         """Order commands this instance has had acknowledged."""
         return self._firer.fired
+
+    @property
+    def held(self) -> int:
+        """Times a due BUY was held by the readiness gate (each re-check counts)."""
+        return self._gate.held
 
     @property
     def strategies(self) -> int:
@@ -91,10 +129,14 @@ class TriggerService(Service):
             async with self._lock:
                 for record in await self._store.get_all_active_strategies():
                     self._book.hold(record)
+                await self._refresh_readiness()
                 await self._begin_day(now_ist(self.ctx.clock).date())
             self._tasks = [
                 asyncio.create_task(self._follower.run(self._on_events), name="trigger-events"),
                 asyncio.create_task(self._run_schedule(), name="trigger-schedule"),
+                asyncio.create_task(self._run_readiness(), name="trigger-readiness"),
+                asyncio.create_task(self._forever(self._tokens.run, "token check"),
+                                    name="trigger-tokens"),
             ]
         except BaseException:
             await self.on_stop()
@@ -122,6 +164,38 @@ class TriggerService(Service):
                 self.log.exception("trigger scheduler step failed; retrying")
                 await self.ctx.clock.sleep(1.0)
 
+    async def _forever(self, work: Callable[[], Awaitable[None]], what: str) -> None:
+        while True:
+            try:
+                await work()
+            except Exception:
+                self.log.exception("trigger %s failed; retrying", what)
+                await self.ctx.clock.sleep(1.0)
+
+    async def _run_readiness(self) -> None:
+        """Refresh the readiness gate's view every interval, or at once when asked."""
+        interval = self.ctx.settings.trigger_readiness_refresh_s
+        while True:
+            try:
+                await self._refresh_readiness()
+            except Exception:
+                self.log.exception("readiness refresh failed; retrying")
+            self._readiness.wanted.clear()
+            await wait_until(self.ctx.clock,
+                             self.ctx.clock.now() + timedelta(seconds=interval),
+                             self._readiness.wanted)
+
+    async def _refresh_readiness(self) -> None:
+        now = self.ctx.clock.now()
+        lead = timedelta(seconds=self.ctx.settings.trigger_probe_lead_s)
+        had_held = bool(self._book.held_brokers())
+        await self._readiness.refresh(
+            self._book.brokers(), due_soon=self._book.brokers_due(now, lead),
+            held=self._book.held_brokers(),
+            recheck_s=self.ctx.settings.trigger_readiness_refresh_s)
+        if had_held:
+            self._wake.set()  # a held BUY may be ready now
+
     async def _tick(self) -> None:
         """One step: fire what is due, roll the day over at midnight, then wait."""
         self._wake.clear()  # before reading the schedule: a change from now on wakes us
@@ -146,19 +220,31 @@ class TriggerService(Service):
         grace = self.ctx.settings.trigger_grace_s
         fire: list[Entry] = []
         late: list[Entry] = []
+        why: dict[Key, str] = {}
         for entry in due:
             if self._book.is_done(entry.key):
                 continue
+            held_because = self._book.held_reason(entry.key)
             self._book.mark_done(entry.key)
-            (late if (now - entry.at).total_seconds() > grace else fire).append(entry)
-        self._launch(fire, late, now)
+            slack = HELD_TOLERANCE_S if held_because is not None else 0.0
+            if (now - entry.at).total_seconds() > grace + slack:
+                late.append(entry)
+                if held_because is not None:
+                    why[entry.key] = held_because
+            else:
+                fire.append(entry)
+        self._launch(fire, late, now, why)
 
-    def _launch(self, fire: list[Entry], missed: list[Entry], now: datetime) -> None:
+    def _launch(self, fire: list[Entry], missed: list[Entry], now: datetime,
+                why: dict[Key, str] | None = None) -> None:
+        fire, held_missed, held_why = self._gate.split(fire, now)
+        missed = missed + held_missed
+        why = {**(why or {}), **held_why}
         if fire:
             self._side_effects.spawn(self._firer.fire(fire))
         if missed:
             self.missed += len(missed)
-            self._side_effects.spawn(self._reporter.report(missed, now))
+            self._side_effects.spawn(self._reporter.report(missed, now, why))
 
     # ---- days and events (always under the lock) -----------------------------------------
 
@@ -223,6 +309,8 @@ class TriggerService(Service):
                 self._book.drop(sid, event.rev)
             elif self._book.newer(sid, record.rev):
                 past += self._book.arm(record, now, changed_at=plan.instant(event.ts))
+                if needs_broker(record):
+                    self._readiness.wanted.set()  # its connection may be new to the gate
         self._wake.set()
         await self._settle(past)
 

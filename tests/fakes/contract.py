@@ -5,7 +5,10 @@ a factory for it to `tests/fakes/kits.py`. The contract suite (`tests/test_broke
 is parametrised over those factories, so the same tests run against every adapter:
 login, MARKET order with tag, lookup by tag, order book, positions, LTP, each error class,
 ticker subscribe + parse + reconnect, instrument master load and atomic refresh with a
-corrupt download rejected.
+corrupt download rejected. The end-to-end test (`tests/test_broker_e2e.py`) runs a
+strategy on each fake through the platform's own path (broker factory, stored credential,
+the feed's `broker` source), for which a kit also says how to point the settings at its
+fake and makes a stored credential.
 """
 
 from __future__ import annotations
@@ -93,7 +96,8 @@ class FakeKit(Protocol):
 
     def credential(self, box: SecretBox, user_id: str) -> BrokerCredential:
         """A new, unsaved credential row of `user_id` holding a live session at the fake,
-        its secrets sealed with `box` for that user, as /broker/connect would store it;
+        its secrets sealed with `box` for that user, as /broker/connect would store it,
+        valid (`is_valid`) and expiring after any test clock (the test runs on 25 Nov 2026);
         the broker factory builds the adapter from it."""
         ...
 

@@ -15,6 +15,7 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
         Index("ix_notifications_user_id_is_read_created_at", "user_id", "is_read", "created_at"),
+        Index("ix_notifications_user_id_id", "user_id", "id"),
     )
 
     id: Mapped[PrefixedId]
@@ -26,6 +27,8 @@ class Notification(Base):
     event_id: Mapped[str | None] = mapped_column(String(64))
     is_read: Mapped[bool] = mapped_column(Boolean, server_default=false())
     read_at: Mapped[Timestamp | None]
+    delivered_at: Mapped[Timestamp | None]
+    """When the notifier finished delivering it (live event, e-mail, push); NULL until then."""
     created_at: Mapped[CreatedAt]
 
 

@@ -129,6 +129,15 @@ class KiteBook:
         if scheme != "token" or api_key != self.api_key or token not in self.access_tokens:
             raise KiteError(403, "TokenException", "Incorrect `api_key` or `access_token`.")
 
+    def token_of(self, key: str) -> int | None:
+        """The instrument_token of `EXCHANGE:SYMBOL` in the served master."""
+        exchange, _, symbol = key.partition(":")
+        for line in self.instruments_csv.splitlines()[1:]:
+            cells = line.split(",")
+            if len(cells) >= 12 and cells[2] == symbol and cells[11] == exchange:
+                return int(cells[0])
+        return None
+
     # ---- faults -----------------------------------------------------------------------
 
     def arm(self, fault: Fault) -> None:

@@ -52,3 +52,6 @@ def frame(packets: list[bytes]) -> bytes:
 
 
 HEARTBEAT = b"\x00"
+
+MALFORMED = struct.pack(">HH", 1, 7) + b"garbage"
+"""A frame announcing one 7-byte packet: no Kite mode has that length."""

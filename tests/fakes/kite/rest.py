@@ -140,7 +140,7 @@ def create_rest_app(book: KiteBook, stop: asyncio.Event) -> Quart:
         data = {}
         for key in request.args.getlist("i"):
             price = book.prices.get(key)
-            token = _token_of(book, key)
+            token = book.token_of(key)
             if price is not None and token is not None:
                 data[key] = {"instrument_token": token, "last_price": float(price)}
         return ok(data)
@@ -158,11 +158,3 @@ def create_rest_app(book: KiteBook, stop: asyncio.Event) -> Quart:
 
     return app
 
-
-def _token_of(book: KiteBook, key: str) -> int | None:
-    exchange, _, symbol = key.partition(":")
-    for line in book.instruments_csv.splitlines()[1:]:
-        cells = line.split(",")
-        if len(cells) >= 12 and cells[2] == symbol and cells[11] == exchange:
-            return int(cells[0])
-    return None

@@ -1,7 +1,7 @@
 """The fake Kite ticker (a `websockets` server): `?api_key=&access_token=` checked at the
 handshake (403 otherwise), JSON subscribe / unsubscribe / mode messages, binary tick
 frames in each connection's mode, 1-byte heartbeats, and switches to drop every socket
-or send a malformed frame."""
+or send a malformed frame in place of the next tick."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tests.fakes.kite.book import KiteBook
-from tests.fakes.kite.packets import HEARTBEAT, Quote, frame, packet
+from tests.fakes.kite.packets import HEARTBEAT, MALFORMED, Quote, frame, packet
 
 
 @dataclass
@@ -37,6 +37,10 @@ class FakeTicker:
         self.subscribers: list[Subscriber] = []
         self.handshakes: list[dict[str, str]] = []
         self.refused = 0
+        self.accepted = 0
+        """Connections opened (a client that reconnects counts again)."""
+        self.malformed_next = 0
+        """The next this many `push()`es send a malformed frame instead of the tick."""
 
     async def start(self) -> int:
         """Listen on an ephemeral loopback port; returns it."""
@@ -54,11 +58,17 @@ class FakeTicker:
         return any(token in s.modes for s in self.subscribers)
 
     async def push(self, quote: Quote) -> int:
-        """Send the quote to every connection subscribed to it; returns how many."""
+        """Send the quote to every connection subscribed to it; returns how many.
+        With `malformed_next` armed, a garbage frame goes out in its place."""
+        garbage = self.malformed_next > 0
+        if garbage:
+            self.malformed_next -= 1
         sent = 0
         for sub in list(self.subscribers):
             mode = sub.modes.get(quote.token)
-            if mode is not None and await self._send(sub, frame([packet(quote, mode)])):
+            if mode is None:
+                continue
+            if await self._send(sub, MALFORMED if garbage else frame([packet(quote, mode)])):
                 sent += 1
         return sent
 
@@ -91,6 +101,7 @@ class FakeTicker:
     async def _serve(self, ws: ServerConnection) -> None:
         sub = Subscriber(ws)
         self.subscribers.append(sub)
+        self.accepted += 1
         try:
             async for message in ws:
                 if isinstance(message, str):

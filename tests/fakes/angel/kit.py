@@ -1,0 +1,140 @@
+"""The Angel One `FakeKit` (tests/fakes/contract.py): the fake SmartAPI and an
+AngelOneBroker logged in to it (client code + PIN + TOTP).
+
+Each FaultKind maps onto the fake's own wire answers: a reject is a placeOrder answer with
+status false and an error code, a 5xx the gateway's 502 HTML page (nothing booked), a rate
+limit a 429 "exceeding access rate", an expired token the 200 `{"success": false,
+"errorCode": "AG8001"}` answer; a socket drop aborts every feed connection without a close
+frame, and a malformed packet replaces the next tick frame with bytes of no mode.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from brokers.angel_one import AngelOneBroker
+from brokers.angel_one.instruments import AngelInstruments
+from brokers.base import BaseBroker
+from core.clock import RealClock
+from core.crypto import SecretBox
+from core.db.enums import BrokerType
+from core.db.models import BrokerCredential
+from core.ids import new_id
+from tests.angel_kit import broker_for, session_at
+from tests.fakes.angel import AngelFake, Fault, Quote, running_fake
+from tests.fakes.angel.master import corrupt_json, listing, master_json
+from tests.fakes.contract import FaultKind
+
+_FAULTS: dict[FaultKind, Fault] = {
+    FaultKind.REJECT: Fault("reject", code="AB4036",
+                            message="Your order has been rejected due to insufficient funds"),
+    FaultKind.ACCEPT_THEN_TIMEOUT: Fault("accept_then_timeout", hang_s=5.0),
+    FaultKind.ERROR_5XX: Fault("error_5xx"),
+    FaultKind.RATE_LIMIT: Fault("rate_limit"),
+    FaultKind.TOKEN_EXPIRED: Fault("token_expired", group="any"),
+}
+FAR_FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
+"""The session's recorded expiry: never reached on any test's clock (the fake decides)."""
+_EXCHANGE_TYPES = {"NSE": 1, "NFO": 2, "BSE": 3, "BFO": 4, "MCX": 5, "CDS": 13}
+
+
+def _angel_symbol(exchange: str, symbol: str) -> str:
+    return f"{symbol}-EQ" if exchange == "NSE" else symbol
+
+
+class AngelKit:
+    """A running fake SmartAPI, and one AngelOneBroker logged in to it."""
+
+    broker_type = BrokerType.ANGEL_ONE.value
+
+    def __init__(self, fake: AngelFake) -> None:
+        self.fake = fake
+        self.instruments = AngelInstruments(RealClock())
+        self._broker: AngelOneBroker | None = None
+
+    async def broker(self) -> BaseBroker:
+        """The connected AngelOneBroker, logged in with the PIN and a TOTP."""
+        if self._broker is None:
+            self._broker = broker_for(self.fake, instruments=self.instruments)
+            await self._broker.connect()
+            await self._broker.login()
+        return self._broker
+
+    async def close(self) -> None:
+        """Close the broker, if one was made."""
+        if self._broker is not None:
+            await self._broker.close()
+
+    def fault(self, kind: FaultKind) -> None:
+        """Arm one switch of the fake."""
+        if kind is FaultKind.SOCKET_DROP:
+            self.fake.feed.drop_all()
+        elif kind is FaultKind.MALFORMED_PACKET:
+            self.fake.feed.malformed_next += 1
+        else:
+            self.fake.book.arm(replace(_FAULTS[kind]))  # a fresh copy: faults count down
+
+    def set_ltp(self, exchange: str, symbol: str, paise: int) -> None:
+        """The price of getLtpData and of fills."""
+        self.fake.book.prices[(exchange, _angel_symbol(exchange, symbol))] = paise
+
+    async def push_tick(self, exchange: str, symbol: str, paise: int) -> None:
+        """One binary tick to every connection subscribed to the instrument."""
+        row = listing().get((exchange, _angel_symbol(exchange, symbol)))
+        assert row is not None, f"{exchange}:{symbol} is not listed"
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        await self.fake.feed.push(Quote(_EXCHANGE_TYPES[exchange], row["token"], paise,
+                                        exchange_ts_ms=now_ms))
+
+    def instrument_master(self, *, corrupt: bool = False) -> None:
+        """Serve the normal master, or a truncated one."""
+        self.fake.book.master = corrupt_json() if corrupt else master_json()
+
+    async def refresh_instruments(self, broker: BaseBroker) -> None:
+        """Download the scrip master and swap it in (InstrumentMasterInvalid keeps the old)."""
+        assert isinstance(broker, AngelOneBroker)
+        await broker.ensure_instruments(force=True)
+
+    def orders_received(self) -> int:
+        """Orders the fake has booked."""
+        return len(self.fake.book.orders)
+
+    def ticker_connections(self) -> int:
+        """Feed connections the fake has accepted."""
+        return self.fake.feed.accepted
+
+    def settings(self) -> dict[str, Any]:
+        """Where the platform finds SmartAPI: the fake."""
+        return {"angel_api_url": self.fake.api_url, "angel_ws_url": self.fake.ws_url,
+                "angel_instruments_url": self.fake.master_url}
+
+    def credential(self, box: SecretBox, user_id: str) -> BrokerCredential:
+        """An Angel One connection of `user_id` with a fresh session at the fake (the
+        layout of core/connections/vault.py)."""
+        session = session_at(self.fake)
+        extra = {"client_id": self.fake.book.client_code, "pin": self.fake.book.pin,
+                 "totp_secret": self.fake.book.totp_secret,
+                 "refresh_token": session.refresh_token, "feed_token": session.feed_token}
+        return BrokerCredential(
+            id=new_id("brk"), user_id=user_id, broker_type=self.broker_type,
+            client_id=self.fake.book.client_code,
+            encrypted_api_key=box.seal(self.fake.book.api_key, owner=user_id),
+            encrypted_access_token=box.seal(session.jwt_token, owner=user_id),
+            encrypted_extra=box.seal(json.dumps(extra, sort_keys=True), owner=user_id),
+            key_id=box.current_key_id, token_expires_at=FAR_FUTURE, is_valid=True)
+
+
+@asynccontextmanager
+async def angel_kit() -> AsyncIterator[AngelKit]:
+    """The fake SmartAPI started, its kit yielded, both stopped on exit."""
+    async with running_fake() as fake:
+        kit = AngelKit(fake)
+        try:
+            yield kit
+        finally:
+            await kit.close()
