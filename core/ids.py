@@ -1,13 +1,16 @@
 """Prefixed, time-sortable, random identifiers (`usr_01J9...`).
 
 The body is a ULID: 48 bits of milliseconds since the epoch then 80 random bits, in
-Crockford base32, so ids sort by creation time and cannot be guessed.
+Crockford base32, so ids sort by creation time and cannot be guessed. Within one process
+ids are strictly increasing: a second id in the same millisecond takes the previous one's
+random part plus a random step (so "newest first" by id is exact, and still unguessable).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from typing import Final
 
@@ -17,6 +20,10 @@ PREFIXES: Final = frozenset(
      "ppo"}
 )
 ID_LENGTH: Final = 26
+_RANDOM_BITS: Final = 80
+_last = [0]
+"""The last value handed out by `new_id` on the real clock (guarded by `_lock`)."""
+_lock = threading.Lock()
 
 
 def _encode(value: int) -> str:
@@ -31,8 +38,15 @@ def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     """A new id such as `usr_01JC3...`; `prefix` must be one of `PREFIXES`."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    value = (ms & ((1 << 48) - 1)) << 80 | secrets.randbits(80)
+    if now_ms is not None:
+        value = (now_ms & ((1 << 48) - 1)) << _RANDOM_BITS | secrets.randbits(_RANDOM_BITS)
+        return f"{prefix}_{_encode(value)}"
+    ms = time.time_ns() // 1_000_000
+    with _lock:
+        value = (ms & ((1 << 48) - 1)) << _RANDOM_BITS | secrets.randbits(_RANDOM_BITS)
+        if value <= _last[0]:  # same millisecond (or the clock stepped back): keep order
+            value = _last[0] + 1 + secrets.randbits(40)
+        _last[0] = value
     return f"{prefix}_{_encode(value)}"
 
 

@@ -128,3 +128,11 @@ def test_endpoints_never_show_a_password() -> None:
 def test_error_catalog_doc_is_current() -> None:
     assert (ROOT / "docs" / "errors.md").read_text() == catalog_markdown(), \
         "docs/errors.md is stale: run `algo errors`"
+
+
+def test_ids_made_in_one_millisecond_still_sort_in_creation_order() -> None:
+    from core.ids import id_timestamp_ms, new_id
+
+    ids = [new_id("ntf") for _ in range(2000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert id_timestamp_ms(ids[-1]) >= id_timestamp_ms(ids[0])
