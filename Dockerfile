@@ -32,8 +32,10 @@ WORKDIR /src
 COPY . .
 # A regular (non-editable) install: the runtime image does not need /src.
 # The cache mount speeds up rebuilds and does not end up in any layer.
+# The image is what runs on AWS, so it carries the `cloudwatch` extra (off until
+# ALGO_CLOUDWATCH_LOG_GROUP is set).
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install .
+    pip install '.[cloudwatch]'
 
 # ---------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

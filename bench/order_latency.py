@@ -108,6 +108,8 @@ class Planned:
     symbol: str
     at: datetime
     phase: str
+    sell_at: datetime | None = None
+    """When its SELL is due; None: `SELL_AFTER` later, never reached while a bench runs."""
 
 
 def plan_phase(phase: str, instants: Sequence[datetime], users: Sequence[str],
@@ -212,7 +214,8 @@ async def add_strategies(sessions: async_sessionmaker[AsyncSession],
     """CREATED paper strategies, inserted in bulk (starting them is the service's job)."""
     rows = [{"id": p.strategy_id, "user_id": p.user_id, "name": f"{p.phase}-{i}",
              "exchange": "NSE", "symbol": p.symbol, "buy_time": p.at.time(),
-             "sell_time": sell_time_for(p.at), "stop_loss_type": "PERCENT",
+             "sell_time": sell_time_for(p.at) if p.sell_at is None else p.sell_at.time(),
+             "stop_loss_type": "PERCENT",
              "stop_loss_value": Decimal("1.5"), "quantity": 1, "status": "CREATED",
              "position": "NONE", "rev": 0, "is_simulated": False}
             for i, p in enumerate(planned)]

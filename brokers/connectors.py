@@ -7,6 +7,9 @@ Each broker adapter plugs in here with one line: a class satisfying
 
 from __future__ import annotations
 
+from brokers.angel_one.connector import AngelOneConnector
+from brokers.dhan.connector import DhanConnector
+from brokers.fyers.connector import FyersConnector
 from brokers.zerodha.connector import KiteConnector
 from core.clock import Clock
 from core.connections.connector import Connector
@@ -17,6 +20,8 @@ def build_connectors(settings: Settings, clock: Clock) -> dict[str, Connector]:
     """Every available connector, by broker type."""
     connectors: list[Connector] = [
         KiteConnector.from_settings(settings, clock),
-        # Dhan, Fyers and Angel One add their connector here as their adapters land.
+        DhanConnector.from_settings(settings, clock),
+        FyersConnector.from_settings(settings, clock),
+        AngelOneConnector.from_settings(settings, clock),
     ]
     return {c.broker_type: c for c in connectors}

@@ -26,12 +26,14 @@ class Batcher(Generic[T, R]):
     """Runs submitted items through `run` in batches of at most `max_size`."""
 
     def __init__(self, run: RunBatch[T, R], *, max_size: int = 64, isolate: bool = True,
-                 ) -> None:
+                 linger_s: float = 0.0) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
         self._run = run
         self._max_size = max_size
         self._isolate = isolate
+        self._linger_s = linger_s
+        """How long a batch waits for company before it runs (for work nobody waits on)."""
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self.batches = 0
@@ -58,6 +60,11 @@ class Batcher(Generic[T, R]):
             raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
         return results
 
+    async def drain(self) -> None:
+        """Wait until everything submitted or posted so far has run (at shutdown)."""
+        while self._drainer is not None:
+            await asyncio.shield(self._drainer)
+
     def _enqueue(self, item: T) -> asyncio.Future[R]:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
@@ -68,6 +75,8 @@ class Batcher(Generic[T, R]):
 
     async def _drain(self) -> None:
         try:
+            if self._linger_s:
+                await asyncio.sleep(self._linger_s)
             while self._queue:
                 batch = self._queue[:self._max_size]
                 del self._queue[:self._max_size]

@@ -66,6 +66,11 @@ def _cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     return _exec_module("web", [])
 
 
+def _cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    argv = [f"--url={args.url}"] if args.url else []
+    return _exec_module("console", argv + ([f"--email={args.email}"] if args.email else []))
+
+
 def _cmd_pipeline(settings: Settings, args: argparse.Namespace) -> int:
     return _exec_module("pipeline", args.roles)
 
@@ -122,6 +127,35 @@ def _cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from core.backup.manifest import BackupError
+    from core.backup.service import backup
+
+    try:
+        manifest = backup(settings, Path(args.dir))
+    except BackupError as exc:
+        sys.exit(str(exc))
+    streams = ", ".join(f"{s.name} {s.state.get('messages', 0)} msgs" for s in manifest.streams)
+    print(f"backup written to {args.dir}: PostgreSQL {manifest.postgres.bytes} bytes "
+          f"(schema {manifest.schema_revision}); {streams}; key ids in use: "
+          f"{', '.join(manifest.key_ids_in_use) or 'none'}")
+    return 0
+
+
+def _cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from core.backup.manifest import BackupError
+    from core.backup.service import restore
+
+    try:
+        report = restore(settings, Path(args.dir), force=args.force)
+    except BackupError as exc:
+        sys.exit(str(exc))
+    streams = ", ".join(f"{name} {count} msgs" for name, count in report.stream_messages.items())
+    print(f"restored {args.dir} (taken {report.manifest.created_at}): {streams}; "
+          f"runtime rebuilt: {report.running_strategies} running strategies")
+    return 0
+
+
 def _cmd_errors(settings: Settings, args: argparse.Namespace) -> int:
     text = catalog_markdown()
     if args.check:
@@ -144,6 +178,26 @@ def _cmd_events_doc(settings: Settings, args: argparse.Namespace) -> int:
     EVENTS_DOC.parent.mkdir(parents=True, exist_ok=True)
     EVENTS_DOC.write_text(text)
     print(f"wrote {EVENTS_DOC}")
+    return 0
+
+
+def _cmd_rollup(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from core.analytics.rollup import run_cli
+    from core.clock import RealClock
+    from core.errors import ValidationFailed
+
+    day = date.fromisoformat(args.day) if args.day else None
+    try:
+        written = aio.run(run_cli(_require(settings.database_url, "ALGO_DATABASE_URL"),
+                                  RealClock(), day, settings.analytics_rollup_lookback_days))
+    except ValidationFailed as exc:
+        sys.exit(f"cannot roll up: {exc.message}")
+    for rolled, rows in sorted(written.items()):
+        print(f"{rolled}: {rows} user rows")
+    if not written:
+        print("nothing to roll up")
     return 0
 
 
@@ -175,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("streams", help="create or update the JetStream streams"
                    ).set_defaults(func=_cmd_streams)
     sub.add_parser("web", help="run the web API").set_defaults(func=_cmd_web)
+    p = sub.add_parser("console", help="the admin console (terminal UI) over the web API")
+    p.add_argument("--url", help="the web API's base URL (default ALGO_CONSOLE_API_URL)")
+    p.add_argument("--email", help="the admin account (default ALGO_ADMIN_EMAIL)")
+    p.set_defaults(func=_cmd_console)
     p = sub.add_parser("pipeline", help="run pipeline roles (feed trigger slwatch executor "
                                         "notifier, or all)")
     p.add_argument("roles", nargs="+")
@@ -205,12 +263,24 @@ def build_parser() -> argparse.ArgumentParser:
                        "of ALGO_ENCRYPTION_KEYS; safe while the system runs, idempotent")
     p.add_argument("--batch-size", type=int, default=200)
     p.set_defaults(func=_cmd_keys_rotate)
+    p = sub.add_parser("backup", help="back up PostgreSQL, the COMMANDS/EVENTS/DLQ streams and "
+                                      "the key ids in use into DIR (docs/operations.md)")
+    p.add_argument("dir")
+    p.set_defaults(func=_cmd_backup)
+    p = sub.add_parser("restore", help="restore a backup from DIR onto a stopped, empty system "
+                                       "and rebuild Redis runtime state")
+    p.add_argument("dir")
+    p.add_argument("--force", action="store_true", help="replace a non-empty target")
+    p.set_defaults(func=_cmd_restore)
     p = sub.add_parser("errors", help="write the error-code catalog to docs/errors.md")
     p.add_argument("--check", action="store_true", help="fail if docs/errors.md is stale")
     p.set_defaults(func=_cmd_errors)
     p = sub.add_parser("events-doc", help="write the event schemas to docs/events.md")
     p.add_argument("--check", action="store_true", help="fail if docs/events.md is stale")
     p.set_defaults(func=_cmd_events_doc)
+    p = sub.add_parser("rollup", help="roll finished days up into daily_user_stats (analytics)")
+    p.add_argument("--day", help="YYYY-MM-DD: roll up this day (again); default: catch up")
+    p.set_defaults(func=_cmd_rollup)
     p = sub.add_parser("heartbeat-check", help="exit 0 if ROLE has a fresh heartbeat")
     p.add_argument("role")
     p.set_defaults(func=_cmd_heartbeat_check)

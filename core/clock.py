@@ -7,7 +7,7 @@ import heapq
 import itertools
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -64,6 +64,9 @@ class RealClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
+_EPSILON_S: Final = 1e-6
+
+
 class FakeClock:
     """A clock that moves only when told to; sleepers wake when time passes them."""
 
@@ -100,7 +103,10 @@ class FakeClock:
     async def advance(self, seconds: float) -> None:
         """Move time forward, waking sleepers in order and letting them run."""
         target = self._mono + seconds
-        while self._sleepers and self._sleepers[0][0] <= target:
+        # A sleeper's delay comes from `now()` (whole microseconds) but is queued on the
+        # float monotonic time: allow for the rounding, or a sleeper due exactly at the
+        # target would be left asleep a hair past it.
+        while self._sleepers and self._sleepers[0][0] <= target + _EPSILON_S:
             wake_at, _, future = heapq.heappop(self._sleepers)
             self._now += timedelta(seconds=wake_at - self._mono)
             self._mono = wake_at

@@ -23,6 +23,16 @@ class SecretUnreadable(ValueError):
     """A sealed value that no configured key opens (wrong key, owner or a damaged blob)."""
 
 
+class UnknownKey(SecretUnreadable):
+    """The value names a key id this process is not configured with: a fault of the local
+    configuration (`ALGO_ENCRYPTION_KEYS` lacks a key, e.g. mid-rotation), not of the value,
+    which a correctly configured process may well open."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"sealed with key {key_id!r}, which is not configured here")
+        self.key_id = key_id
+
+
 class SecretBox:
     """Seals and opens short secrets with the configured keys."""
 
@@ -68,9 +78,12 @@ class SecretBox:
     def open(self, blob: bytes, *, owner: str) -> str:
         """Decrypt a value sealed for `owner`; SecretUnreadable if it cannot be."""
         key_id, sep, rest = bytes(blob).partition(b":")
-        aead = self._keys.get(key_id.decode(errors="replace"))
-        if not sep or aead is None or len(rest) <= NONCE_BYTES:
-            raise SecretUnreadable("sealed with an unknown key or malformed")
+        name = key_id.decode(errors="replace")
+        aead = self._keys.get(name)
+        if not sep or len(rest) <= NONCE_BYTES:
+            raise SecretUnreadable("malformed sealed value")
+        if aead is None:
+            raise UnknownKey(name)
         try:
             return aead.decrypt(rest[:NONCE_BYTES], rest[NONCE_BYTES:], owner.encode()).decode()
         except InvalidTag as exc:

@@ -40,6 +40,7 @@ SYS_RATE_LIMITED = _define("SYS_005", 429, "Too many requests")
 SYS_HALTED = _define("SYS_006", 503, "Trading is halted")
 SYS_CONFLICT = _define("SYS_007", 409, "Not allowed in the current state")
 SYS_CALENDAR_NOT_COVERED = _define("SYS_008", 409, "The trading calendar does not cover this date")
+SYS_HTTPS_REQUIRED = _define("SYS_009", 403, "HTTPS is required")
 
 # VAL: request validation
 VAL_INVALID = _define("VAL_001", 422, "Request validation failed")
@@ -88,6 +89,12 @@ BRK_LOGIN_LINK = _define("BRK_006", 400, "Broker login link invalid, used or exp
 BRK_ACCOUNT_TAKEN = _define("BRK_007", 409, "This broker account is already connected")
 BRK_NOT_FOUND = _define("BRK_008", 404, "Broker connection not found")
 BRK_LOGIN_FAILED = _define("BRK_009", 422, "The broker login was not completed")
+BRK_OTHER_ACCOUNT = _define("BRK_010", 409, "This login is for another broker account than "
+                                            "the connection's")
+BRK_FEED_ACCOUNT = _define("BRK_011", 409, "The connection streams the platform's market data "
+                                           "(ALGO_FEED_BROKER_CREDENTIAL)")
+BRK_UNFINISHED_ORDERS = _define("BRK_012", 409, "An order on the connection is still being "
+                                                "settled with the broker")
 
 # MKT: market data
 MKT_NO_PRICE = _define("MKT_001", 404, "No price for this instrument yet")

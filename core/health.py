@@ -27,8 +27,9 @@ class ComponentHealth:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-async def _timed(name: str, probe: Callable[[], Awaitable[dict[str, Any]]],
-                 timeout_s: float) -> ComponentHealth:
+async def timed(name: str, probe: Callable[[], Awaitable[dict[str, Any]]],
+                timeout_s: float) -> ComponentHealth:
+    """Run `probe` within `timeout_s`: its details when it answers, else why not."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout_s):
@@ -50,7 +51,7 @@ async def check_db(engine: AsyncEngine, timeout_s: float) -> ComponentHealth:
         pool = engine.pool
         return {"pool_checked_out": pool.checkedout()} if isinstance(pool, QueuePool) else {}
 
-    return await _timed("db", probe, timeout_s)
+    return await timed("db", probe, timeout_s)
 
 
 async def check_redis(redis: Redis, timeout_s: float) -> ComponentHealth:
@@ -60,7 +61,7 @@ async def check_redis(redis: Redis, timeout_s: float) -> ComponentHealth:
         await redis.ping()
         return {}
 
-    return await _timed("redis", probe, timeout_s)
+    return await timed("redis", probe, timeout_s)
 
 
 async def check_nats(nc: NatsClient, js: JetStreamContext, timeout_s: float) -> ComponentHealth:
@@ -73,4 +74,4 @@ async def check_nats(nc: NatsClient, js: JetStreamContext, timeout_s: float) -> 
         return {"server": nc.connected_url.netloc if nc.connected_url else None,
                 "streams": info.streams}
 
-    return await _timed("nats", probe, timeout_s)
+    return await timed("nats", probe, timeout_s)

@@ -17,7 +17,7 @@ from typing import Final
 _ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIXES: Final = frozenset(
     {"usr", "str", "brk", "ord", "ntf", "aud", "evt", "rtk", "ses", "pwr", "err", "olg", "req",
-     "ppo"}
+     "ppo", "rpl"}
 )
 ID_LENGTH: Final = 26
 _RANDOM_BITS: Final = 80

@@ -9,6 +9,8 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from core.cloudwatch import CloudWatchHandler, CloudWatchTarget
+from core.settings import Settings
 from core.trace import current_trace_id
 
 _STANDARD_ATTRS: Final = frozenset(
@@ -56,14 +58,28 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(service: str, level: str = "INFO", *, json_lines: bool = True) -> None:
-    """Route every logger to stderr in the chosen format; idempotent."""
+def cloudwatch_target(settings: Settings) -> CloudWatchTarget | None:
+    """Where `settings` ship logs to CloudWatch; None without `ALGO_CLOUDWATCH_LOG_GROUP`."""
+    if not settings.cloudwatch_log_group:
+        return None
+    return CloudWatchTarget(settings.cloudwatch_log_group, settings.cloudwatch_region,
+                            settings.cloudwatch_endpoint_url, settings.cloudwatch_queue_size)
+
+
+def configure_logging(service: str, level: str = "INFO", *, json_lines: bool = True,
+                      cloudwatch: CloudWatchTarget | None = None) -> None:
+    """Route every logger to stderr in the chosen format (and, given a target, to CloudWatch
+    Logs as JSON lines, without ever blocking); idempotent."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service) if json_lines else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+        if isinstance(old, CloudWatchHandler):
+            old.close()
     root.addHandler(handler)
+    if cloudwatch is not None:
+        root.addHandler(CloudWatchHandler(cloudwatch, service, JsonFormatter(service)))
     root.setLevel(level.upper())
     # Per-request access lines come from our own middleware.
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)

@@ -87,3 +87,30 @@ def broker_health(credential_id: str) -> str:
 def trigger_held(trading_day: str) -> str:
     """The set of BUYs the readiness gate held on one trading day (one ERROR event each)."""
     return f"trigger:held:{trading_day}"
+
+
+def analytics_user(user_id: str) -> str:
+    """Hash of a user's cached analytics answers (field: query and its parameters)."""
+    return f"analytics:user:{user_id}"
+
+
+def analytics_generation(user_id: str) -> str:
+    """A user's analytics generation, bumped by every new fill: an answer computed under an
+    older generation is never served."""
+    return f"analytics:gen:{user_id}"
+
+
+def analytics_admin(query: str) -> str:
+    """A cached platform-wide analytics answer (query and its parameters)."""
+    return f"analytics:admin:{query}"
+
+
+def trigger_decided(trading_day: str) -> str:
+    """Hash `{strategy_id}:{action}` → `fire` or `missed`: the one decision on an entry that
+    came late or was held (HSETNX: the first replica's decision stands)."""
+    return f"trigger:decided:{trading_day}"
+
+
+def trigger_held_reasons(trading_day: str) -> str:
+    """Hash `{strategy_id}:{action}` → why the readiness gate first held that BUY that day."""
+    return f"trigger:held_reasons:{trading_day}"

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Label, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import OrderStatus
@@ -19,9 +19,38 @@ SYSTEM: Final = Actor(user_id=None, role="system")
 """The audit actor of halts the platform trips by itself."""
 
 
+FILLED_ONLY: Final = (Order.status == OrderStatus.FILLED.value, Order.filled_quantity > 0,
+                      Order.average_price.is_not(None))
+"""The orders whose fills make P&L."""
+
+
 def _side_sum(side: str, value: Any) -> ColumnElement[Any]:
-    # Every exit action (SELL, SL_EXIT, TARGET_EXIT, SQUARE_OFF) is a SELL order.
-    return func.coalesce(func.sum(case((Order.side == side, value))), 0)
+    # Every exit action (SELL, SL_EXIT, TARGET_EXIT, SQUARE_OFF) is a SELL order. The fill
+    # condition is inside the sum, so a group may also hold orders that did not fill.
+    return func.coalesce(func.sum(case((and_(Order.side == side, *FILLED_ONLY), value))), 0)
+
+
+def fill_sums() -> list[Label[Any]]:
+    """Per-group sums of fills, `buy_value`, `buy_qty`, `sell_value`, `sell_qty`: select
+    them grouped by strategy and trading day, then apply `round_trip_pnl` to the result."""
+    value = Order.average_price * Order.filled_quantity
+    return [_side_sum("BUY", value).label("buy_value"),
+            _side_sum("BUY", Order.filled_quantity).label("buy_qty"),
+            _side_sum("SELL", value).label("sell_value"),
+            _side_sum("SELL", Order.filled_quantity).label("sell_qty")]
+
+
+def round_trip_pnl(c: Any) -> ColumnElement[Any]:
+    """The realised P&L of one strategy's day from the `fill_sums` columns `c`:
+    (average exit price - average entry price) x the quantity both bought and sold.
+
+    NULL when either side has no fill (an open position, or an exit with no entry), which
+    SUM skips and COUNT does not count.
+    """
+    pnl: ColumnElement[Any] = (
+        (c.sell_value / func.nullif(c.sell_qty, 0) - c.buy_value / func.nullif(c.buy_qty, 0))
+        * func.least(c.buy_qty, c.sell_qty))
+    return pnl
 
 
 async def realised_pnl(session: AsyncSession, user_id: str, trading_day: date) -> Decimal:
@@ -30,22 +59,14 @@ async def realised_pnl(session: AsyncSession, user_id: str, trading_day: date) -
     Per strategy: (average exit price - average entry price) x the quantity both bought and
     sold; an open position (a BUY without a filled exit) adds nothing.
     """
-    value = Order.average_price * Order.filled_quantity
     per_strategy = (
-        select(_side_sum("BUY", value).label("buy_value"),
-               _side_sum("BUY", Order.filled_quantity).label("buy_qty"),
-               _side_sum("SELL", value).label("sell_value"),
-               _side_sum("SELL", Order.filled_quantity).label("sell_qty"))
+        select(*fill_sums())
         .where(Order.user_id == user_id, Order.trading_day == trading_day,
-               Order.status == OrderStatus.FILLED.value, Order.is_simulated.is_(False),
-               Order.filled_quantity > 0, Order.average_price.is_not(None))
+               Order.is_simulated.is_(False), *FILLED_ONLY)
         .group_by(Order.strategy_id)
         .subquery()
     )
-    c = per_strategy.c
-    # NULLIF: a strategy with no fill on one side yields NULL, which SUM skips.
-    pnl = ((c.sell_value / func.nullif(c.sell_qty, 0) - c.buy_value / func.nullif(c.buy_qty, 0))
-           * func.least(c.buy_qty, c.sell_qty))
+    pnl = round_trip_pnl(per_strategy.c)
     total = (await session.execute(select(func.coalesce(func.sum(pnl), 0)))).scalar_one()
     return Decimal(total).quantize(PAISE)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from datetime import time
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,7 @@ DEV_JWT_SECRET = "dev-only-jwt-secret-never-use-in-production-0000"  # noqa: S10
 DEV_ENCRYPTION_KEYS = "dev:" + base64.b64encode(b"dev-only-key-never-in-production").decode()
 
 Environment = Literal["dev", "test", "prod"]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -41,8 +43,18 @@ class Settings(BaseSettings):
     web_workers: int = Field(default=1, ge=1, le=32)
     web_reuse_port: bool = False
     """Set by `algo web` on its worker processes: each binds the port with SO_REUSEPORT."""
+    tls_cert: Path | None = None
+    """PEM certificate chain: with `tls_key`, `algo web` serves HTTPS only (TLS 1.2+)."""
+    tls_key: Path | None = None
+    trusted_proxy: str = ""
+    """Comma-separated addresses/networks of the TLS-terminating proxy (load balancer) in
+    front of `algo web`: X-Forwarded-For/-Proto/-Host are honoured from these peers only."""
+    hsts_max_age_s: int = Field(default=365 * 24 * 3600, ge=0)
     nats_port: int = Field(default=4222, ge=0, le=65535)
     nats_monitor_port: int = Field(default=8222, ge=0, le=65535)
+    nats_monitor_url: str | None = None
+    """The NATS server's HTTP monitoring (/varz, /jsz) for /admin/system/health; bind it to
+    localhost (no authentication). `algo up` sets it to its embedded server's."""
     redis_port: int = Field(default=6379, ge=0, le=65535)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
@@ -58,6 +70,16 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    cloudwatch_log_group: str | None = None
+    """Also ship the JSON logs to this CloudWatch Logs group (needs the `cloudwatch` extra)."""
+    cloudwatch_region: str = "ap-south-1"
+    cloudwatch_endpoint_url: str | None = None
+    """A VPC endpoint or a local AWS emulator; unset: the region's public endpoint."""
+    cloudwatch_queue_size: int = Field(default=10_000, ge=100, le=1_000_000)
+    """Log records waiting to ship; past it records are dropped (and counted), never waited on."""
+    error_log_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    error_log_batch_size: int = Field(default=200, ge=1, le=10_000)
+    error_log_flush_s: float = Field(default=1.0, gt=0, le=60)
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
@@ -69,9 +91,16 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
     heartbeat_ttl_s: float = Field(default=15.0, gt=0)
     health_timeout_s: float = Field(default=1.0, gt=0)
+    ready_roles: str = ""
+    """Comma-separated pipeline roles whose heartbeat /health/ready requires (`algo up`:
+    every role it runs)."""
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
 
     admin_email: str = "admin@algo.local"
+    console_api_url: str = "http://127.0.0.1:8000"
+    """The web API the admin console (`algo console`) talks to."""
+    console_poll_s: float = Field(default=5.0, gt=0, le=300)
+    """How often the console's dashboard reads health, metrics and the kill switch."""
 
     # Strategy limits (core/strategies/strategy_validator.py).
     max_quantity: int = Field(default=10_000, ge=1)
@@ -96,6 +125,28 @@ class Settings(BaseSettings):
     paper_fill_delay_ms: int = Field(default=0, ge=0, le=60_000)
     paper_always_open: bool = False
     """Dev only: paper strategies and the paper market treat every minute as in session."""
+
+    # The playground (core/playground, pipeline/playground): estimated charges of a
+    # simulated intraday equity trade, as fractions of the traded value (rates and their
+    # sources in core/playground/charges.py), and the scratch Redis db of replays.
+    charges_brokerage_rate: str = "0.0003"
+    charges_brokerage_cap: str = "20"
+    """Rupees per executed order at most (discount brokers: 0.03% or ₹20, the lower)."""
+    charges_stt_sell_rate: str = "0.00025"
+    charges_exchange_rate: str = "0.0000297"
+    charges_sebi_rate: str = "0.000001"
+    charges_gst_rate: str = "0.18"
+    charges_stamp_buy_rate: str = "0.00003"
+    playground_redis_db: int = Field(default=15, ge=0, le=1023)
+    """Redis db a replay owns and empties (its prices, runtime copies, locks): never the
+    db of the live system."""
+
+    # Analytics (core/analytics): the answer cache and the nightly rollup (notifier role).
+    analytics_cache_ttl_s: float = Field(default=300.0, ge=1, le=86_400)
+    analytics_rollup_time: str = "00:30"
+    """IST time of the nightly rollup of the finished days into daily_user_stats."""
+    analytics_rollup_lookback_days: int = Field(default=3, ge=0, le=60)
+    """Rolled-up days the nightly run rolls up again (orders that settled late)."""
 
     # The order pipeline (pipeline/trigger, pipeline/executor).
     trigger_grace_s: float = Field(default=60.0, ge=0, le=3600)
@@ -153,6 +204,9 @@ class Settings(BaseSettings):
     feed_synthetic_seed: int = 7
     feed_replay_path: Path | None = None
     feed_replay_speed: Literal["realtime", "fast"] = "realtime"
+    feed_record_path: Path | None = None
+    """Record every published tick to this JSONL file (`{day}` becomes the IST date): a
+    day the replay source and the playground can play back."""
     feed_ltp_interval_ms: int = Field(default=100, ge=0, le=60_000)
     """At most one LTP write to Redis per symbol per this many milliseconds."""
     feed_stale_s: float = Field(default=5.0, gt=0)
@@ -177,13 +231,17 @@ class Settings(BaseSettings):
                 raise SettingsError("ALGO_JWT_SECRET must be at least 32 bytes")
             if self.paper_always_open:
                 raise SettingsError("ALGO_PAPER_ALWAYS_OPEN is allowed only in ALGO_ENV=dev")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("ALGO_TLS_CERT and ALGO_TLS_KEY are set together or not at all")
         if self.bcrypt_rounds < 12 and self.env != "test":
             raise SettingsError("ALGO_BCRYPT_ROUNDS below 12 is allowed only in ALGO_ENV=test")
         parse_partition(self.slwatch_partition)
         if self.heartbeat_ttl_s <= self.heartbeat_interval_s:
             raise SettingsError("ALGO_HEARTBEAT_TTL_S must exceed ALGO_HEARTBEAT_INTERVAL_S")
         _ = self.encryption_key_map  # validates the format
+        _ = self.trusted_proxy_networks
         _ = self.token_check_at
+        _ = self.analytics_rollup_at
         for name in ("ratelimit_ip", "ratelimit_user", "ratelimit_auth_ip", "ratelimit_login_ip",
                      "ratelimit_login_account", "broker_rate"):
             parse_rate(getattr(self, name), f"ALGO_{name.upper()}")
@@ -195,6 +253,14 @@ class Settings(BaseSettings):
     def encryption_key_map(self) -> dict[str, bytes]:
         """Key id → 32-byte AES key; the first key listed encrypts, all decrypt."""
         return parse_encryption_keys(self.encryption_keys.get_secret_value())
+
+    @property
+    def analytics_rollup_at(self) -> time:
+        """`analytics_rollup_time` as a time of day (IST)."""
+        try:
+            return time.fromisoformat(self.analytics_rollup_time)
+        except ValueError as exc:
+            raise SettingsError("ALGO_ANALYTICS_ROLLUP_TIME must look like 'HH:MM'") from exc
 
     @property
     def token_check_at(self) -> time:
@@ -209,6 +275,20 @@ class Settings(BaseSettings):
         """Retired signing secrets still accepted for verification (key rotation)."""
         raw = self.jwt_previous_secrets.get_secret_value()
         return [s.strip() for s in raw.split(",") if s.strip()]
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """`trusted_proxy` parsed; a bare address is a one-address network."""
+        try:
+            return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                         for part in self.trusted_proxy.split(",") if part.strip())
+        except ValueError as exc:
+            raise SettingsError(f"ALGO_TRUSTED_PROXY: {exc}") from exc
+
+    @property
+    def tls_enabled(self) -> bool:
+        """True when the web process serves HTTPS itself."""
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def embedded(self) -> bool:

@@ -64,3 +64,10 @@ def dlq(source_stream: str, consumer: str) -> str:
 def order_msg_id(strategy_id: str, trading_day: str, action: str) -> str:
     """The de-duplication key of an order command: one intent, one message."""
     return f"{strategy_id}:{trading_day}:{action}"
+
+
+# Headers of a command parked on the DLQ stream (the executor writes them, the admin API
+# reads them).
+DLQ_REASON_HEADER: Final = "Algo-Reason"
+DLQ_SUBJECT_HEADER: Final = "Algo-Subject"
+DLQ_DELIVERIES_HEADER: Final = "Algo-Deliveries"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -30,7 +31,7 @@ from core.embedded.process import pick_port, wait_until
 from core.embedded.stack import EmbeddedStack, Endpoints
 from core.settings import Settings
 
-ALL_ROLES: Sequence[str] = ("feed", "trigger", "slwatch", "executor", "notifier")
+ALL_ROLES: Sequence[str] = ("feed", "trigger", "slwatch", "executor", "notifier", "playground")
 
 
 @dataclass
@@ -50,12 +51,18 @@ def _child_env(settings: Settings, endpoints: Endpoints, web_port: int) -> dict[
         "ALGO_WEB_PORT": str(web_port),
         "ALGO_DATA_DIR": str(settings.data_dir.resolve()),
     })
+    if endpoints.nats_monitor_url and not settings.nats_monitor_url:
+        env["ALGO_NATS_MONITOR_URL"] = endpoints.nats_monitor_url
+    if not settings.ready_roles:
+        env["ALGO_READY_ROLES"] = ",".join(ALL_ROLES)
     return env
 
 
 def _ready(url: str) -> bool:
+    # Our own child on loopback: its certificate may name the public host, not 127.0.0.1.
+    context = ssl._create_unverified_context() if url.startswith("https:") else None  # noqa: S323
     try:
-        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=1, context=context) as resp:  # noqa: S310
             return int(resp.status) == 200
     except OSError:
         return False
@@ -112,7 +119,8 @@ class Supervisor:
             aio.run(create_streams(self.settings, endpoints.nats_url))
             admin = aio.run(seed_admin(self.settings, endpoints.database_url))
             web_port = pick_port(self.settings.web_port, self.settings.web_host)
-            web_url = f"http://{self.settings.web_host}:{web_port}"
+            scheme = "https" if self.settings.tls_enabled else "http"
+            web_url = f"{scheme}://{self.settings.web_host}:{web_port}"
             endpoints = self.stack.endpoints(web_url)
             env = _child_env(self.settings, endpoints, web_port)
             self._spawn("web", [sys.executable, "-m", "web"], env)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import core.db.models  # noqa: F401  (registers every table on Base.metadata)
 from core.db.base import Base
+from core.db.tls import split_tls
 
 config = context.config
 target_metadata = Base.metadata
@@ -25,7 +26,8 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url is not None, "sqlalchemy.url must be set by core.db.migrate"
-    engine = create_async_engine(url)
+    clean_url, tls = split_tls(url)  # libpq's sslmode & co. mapped for asyncpg
+    engine = create_async_engine(clean_url, connect_args={} if tls is None else {"ssl": tls})
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from core import aio
 from core.clock import Clock, RealClock
 from core.db.engine import create_engine, session_factory
-from core.logging import configure_logging
+from core.errorlog import start_error_log
+from core.logging import cloudwatch_target, configure_logging
 from core.nats import connect_nats
 from core.redis import create_redis
 from core.settings import Settings
@@ -73,6 +74,8 @@ async def run_roles(names: Sequence[str], settings: Settings, *,
                          instance=f"{socket.gethostname()}-{os.getpid()}")
     services = [cls(ctx) for cls in classes]
     started: list[Service] = []
+    errors = start_error_log(",".join(c.role for c in classes), ctx.sessions, ctx.js,
+                             ctx.clock, settings)
     try:
         for service in services:
             await service.start()
@@ -87,6 +90,7 @@ async def run_roles(names: Sequence[str], settings: Settings, *,
                 await service.stop()
             except Exception:
                 log.exception("error stopping %s", service.role)
+        await errors.stop()
         if not nc.is_closed:
             await nc.drain()
         await redis.aclose()
@@ -96,6 +100,7 @@ async def run_roles(names: Sequence[str], settings: Settings, *,
 def main(argv: Sequence[str]) -> None:
     """Entry point of `algo pipeline ROLE…` / `python -m pipeline ROLE…`."""
     settings = Settings()
-    configure_logging("pipeline", settings.log_level, json_lines=settings.log_json)
+    configure_logging("pipeline", settings.log_level, json_lines=settings.log_json,
+                      cloudwatch=cloudwatch_target(settings))
     resolve_roles(argv)
     aio.run(run_roles(argv, settings))

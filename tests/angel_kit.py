@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from brokers.angel_one import AngelConfig, AngelCredentials, AngelOneBroker
 from brokers.angel_one.auth import AngelSession
 from brokers.angel_one.instruments import AngelInstruments
-from brokers.common.http import Timeouts
-from brokers.common.ws import Backoff
 from core.clock import Clock, RealClock
+from tests.adapter_kit import READ_TIMEOUT_S, TICKER_BACKOFF, expiry, timeouts
 from tests.fakes.angel import AngelFake
-
-READ_TIMEOUT_S = 0.5
-"""Short, so an accept-then-timeout test does not wait long."""
 
 
 def config_for(fake: AngelFake, *, read_s: float = READ_TIMEOUT_S) -> AngelConfig:
     """Adapter configuration pointing at the fake."""
     return AngelConfig(api_url=fake.api_url, ws_url=fake.ws_url,
                        instruments_url=fake.master_url,
-                       timeouts=Timeouts(connect_s=1.0, read_s=read_s, write_s=1.0,
-                                         pool_s=1.0),
-                       ticker_backoff=Backoff(initial_s=0.05, max_s=0.2))
+                       timeouts=timeouts(read_s), ticker_backoff=TICKER_BACKOFF)
 
 
 def session_at(fake: AngelFake, *, expires_at: datetime | None = None) -> AngelSession:
@@ -30,7 +24,7 @@ def session_at(fake: AngelFake, *, expires_at: datetime | None = None) -> AngelS
     tokens = fake.book.issue_session()
     return AngelSession(jwt_token=tokens["jwtToken"], refresh_token=tokens["refreshToken"],
                         feed_token=tokens["feedToken"],
-                        expires_at=expires_at or datetime.now(UTC) + timedelta(hours=20))
+                        expires_at=expiry(expires_at, hours=20))
 
 
 def credentials(fake: AngelFake, *, session: AngelSession | None = None,

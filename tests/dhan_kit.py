@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from brokers.common.http import Timeouts
-from brokers.common.ws import Backoff
 from brokers.dhan import DhanBroker, DhanConfig, DhanCredentials
 from brokers.dhan.instruments import DhanInstruments
 from core.clock import Clock, RealClock
+from tests.adapter_kit import READ_TIMEOUT_S, TICKER_BACKOFF, expiry, timeouts
 from tests.fakes.dhan import DhanFake
-
-READ_TIMEOUT_S = 0.5
-"""Short, so an accept-then-timeout test does not wait long."""
 
 
 def config_for(fake: DhanFake, *, read_s: float = READ_TIMEOUT_S) -> DhanConfig:
     """Adapter configuration pointing at the fake."""
     return DhanConfig(api_url=fake.api_url, auth_url=fake.auth_url, ws_url=fake.ws_url,
                       scrip_master_url=fake.scrip_master_url,
-                      timeouts=Timeouts(connect_s=1.0, read_s=read_s, write_s=1.0, pool_s=1.0),
-                      ticker_backoff=Backoff(initial_s=0.05, max_s=0.2))
+                      timeouts=timeouts(read_s), ticker_backoff=TICKER_BACKOFF)
 
 
 def logged_in(fake: DhanFake, *, token: str | None = None,
@@ -28,7 +23,7 @@ def logged_in(fake: DhanFake, *, token: str | None = None,
     """A live session at the fake, valid for a day (or until `expires_at`)."""
     return DhanCredentials(client_id=fake.book.client_id,
                            access_token=token or fake.book.issue_access_token(),
-                           expires_at=expires_at or datetime.now(UTC) + timedelta(days=1))
+                           expires_at=expiry(expires_at))
 
 
 def broker_for(fake: DhanFake, credentials: DhanCredentials | None = None, *,

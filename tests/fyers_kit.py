@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from brokers.common.http import Timeouts
-from brokers.common.ws import Backoff
 from brokers.fyers import FyersBroker, FyersConfig, FyersCredentials
 from brokers.fyers.instruments import FyersInstruments
 from core.clock import Clock, RealClock
+from tests.adapter_kit import READ_TIMEOUT_S, TICKER_BACKOFF, expiry, timeouts
 from tests.fakes.fyers import FyersFake
-
-READ_TIMEOUT_S = 0.5
-"""Short, so an accept-then-timeout test does not wait long."""
 
 
 def config_for(fake: FyersFake, *, read_s: float = READ_TIMEOUT_S) -> FyersConfig:
     """Adapter configuration pointing at the fake."""
     return FyersConfig(api_url=fake.api_url, ws_url=fake.ws_url, symbols_url=fake.symbols_url,
-                       timeouts=Timeouts(connect_s=1.0, read_s=read_s, write_s=1.0,
-                                         pool_s=1.0),
-                       ticker_backoff=Backoff(initial_s=0.05, max_s=0.2))
+                       timeouts=timeouts(read_s), ticker_backoff=TICKER_BACKOFF)
 
 
 def logged_in(fake: FyersFake, *, token: str | None = None,
@@ -28,7 +22,7 @@ def logged_in(fake: FyersFake, *, token: str | None = None,
     """A live session at the fake, valid for a day (or until `expires_at`)."""
     return FyersCredentials(app_id=fake.book.app_id,
                             access_token=token or fake.book.issue_access_token(),
-                            expires_at=expires_at or datetime.now(UTC) + timedelta(days=1))
+                            expires_at=expiry(expires_at))
 
 
 def broker_for(fake: FyersFake, credentials: FyersCredentials | None = None, *,

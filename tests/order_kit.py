@@ -1,12 +1,15 @@
-"""Builders for order-pipeline tests: strategies, a running executor, commands, counters."""
+"""Builders for order-pipeline tests: strategies, a running executor, commands, counters,
+and a strategy at a fake broker."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -20,8 +23,10 @@ from brokers.factory import BrokerFactory
 from core import redis_keys
 from core.clock import IST, Clock, FakeClock
 from core.commands import CommandPublisher, build_command, publish_command
-from core.db.enums import OrderAction, StopLossType
+from core.crypto import SecretBox
+from core.db.enums import OrderAction, Role, StopLossType
 from core.db.models import Order, PaperOrder, Strategy
+from core.embedded.stack import Endpoints
 from core.events import EventPublisher
 from core.repos import users
 from core.settings import Settings
@@ -29,6 +34,8 @@ from core.strategies.service import StrategyService
 from core.strategies.strategy_validator import PAPER, Limits, StrategySpec
 from pipeline.context import ServiceContext
 from pipeline.executor.service import ExecutorService
+from tests.conftest import make_settings
+from tests.fakes.contract import FakeKit
 
 TRADING_DAY = datetime(2026, 11, 25, tzinfo=IST).date()
 """A Wednesday the NSE trades (24 Nov 2026 is a holiday, 28-29 Nov a weekend)."""
@@ -221,3 +228,61 @@ class Kit:
 def fake_clock_at(when: datetime) -> FakeClock:
     """A fake clock at an IST instant."""
     return FakeClock(when)
+
+
+# ---- a strategy at a fake broker (tests/fakes/contract.py) ---------------------------------
+
+
+def at_fake_broker(fake: FakeKit, endpoints: Endpoints, tmp_path: Path,
+                   sessions: async_sessionmaker[AsyncSession], redis: Redis, nc: NatsClient,
+                   js: JetStreamContext) -> Kit:
+    """The order kit on a fake clock at 09:30 IST, its settings pointing at the fake broker
+    (an answer later than 0.5 s is a timeout; a command is redelivered after 2 s, four
+    times at most)."""
+    settings = make_settings(endpoints, tmp_path, executor_ack_wait_s=2.0,
+                             order_lock_ttl_s=2.0, executor_max_deliver=4,
+                             broker_read_timeout_s=0.5, **fake.settings())
+    return Kit(settings, sessions, redis, nc, js, FakeClock(at(9, 30)))
+
+
+async def connected(kit: Kit, fake: FakeKit, email: str, role: Role = Role.USER) -> str:
+    """A user with a broker connection live at the fake; returns the credential id."""
+    box = SecretBox(kit.settings.encryption_key_map)
+    async with kit.sessions() as session, session.begin():
+        user = await users.create_user(session, email=email, password_hash="x", role=role)
+        credential = fake.credential(box, user.id)
+        session.add(credential)
+    return credential.id
+
+
+@asynccontextmanager
+async def clock_running(clock: FakeClock) -> AsyncIterator[None]:
+    """The fake clock moves 0.1 s per 20 ms, so timers and polls of every role run."""
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0.02)
+            await clock.advance(0.1)
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def settled_in_time(kit: Kit, strategy_id: str, action: OrderAction) -> Order:
+    """The order once final, the kit's fake clock moving meanwhile."""
+    assert isinstance(kit.clock, FakeClock)
+    async with clock_running(kit.clock):
+        return await kit.settled(strategy_id, action)
+
+
+async def one_buy(kit: Kit, email: str, credential_id: str) -> tuple[Order, CountingFactory]:
+    """A running strategy of `email` on the connection, its BUY through the executor until
+    final; the order, and the factory that counted the place_order calls."""
+    strategy = await kit.running_strategy(email, broker=credential_id)
+    factory = kit.counting_factory()
+    async with kit.executor(factory):
+        await kit.command(strategy, OrderAction.BUY)
+        return await settled_in_time(kit, strategy.id, OrderAction.BUY), factory

@@ -14,17 +14,17 @@ import pytest
 
 from brokers.angel_one import AngelOneBroker
 from brokers.angel_one.auth import jwt_expiry, session_expiry
-from brokers.base import BrokerOrderStatus, OrderRequest, Side
+from brokers.base import BrokerOrderStatus
 from brokers.errors import (
     Ambiguous,
     BrokerUnavailable,
     NotSent,
     OrderRejected,
-    RateLimited,
     TokenExpired,
 )
 from core.embedded.process import pick_port
 from core.ids import new_id
+from tests.adapter_kit import buy
 from tests.angel_kit import broker_for, credentials, session_at
 from tests.fakes.angel import AngelFake, Fault, running_fake
 from tests.fakes.angel.book import fake_jwt
@@ -46,12 +46,6 @@ async def broker(fake: AngelFake) -> AsyncIterator[AngelOneBroker]:
     await account.connect()
     yield account
     await account.close()
-
-
-def buy(tag: str, symbol: str = "RELIANCE", quantity: int = 2) -> OrderRequest:
-    """An intraday market BUY."""
-    return OrderRequest(client_tag=tag, exchange="NSE", symbol=symbol, side=Side.BUY,
-                        quantity=quantity)
 
 
 def sent(fake: AngelFake, path_end: str) -> list[dict[str, object]]:
@@ -229,12 +223,9 @@ async def test_ltp_is_in_paise_and_an_unknown_symbol_is_refused(
 # ---- failures -------------------------------------------------------------------------------
 
 
+# The fake kit's own rejection, 5xx, rate limit and dead token: tests/test_broker_contract.py.
 @pytest.mark.parametrize(("fault", "error"), [
-    (Fault("reject", code="AB4036", message="insufficient funds"), OrderRejected),
     (Fault("reject", code="AB1004", message="Something Went Wrong"), Ambiguous),
-    (Fault("rate_limit"), RateLimited),
-    (Fault("token_expired"), TokenExpired),
-    (Fault("error_5xx"), Ambiguous),
 ])
 async def test_angel_errors_on_an_order_map_to_our_classes(
         broker: AngelOneBroker, fake: AngelFake, fault: Fault,
@@ -252,13 +243,6 @@ async def test_angels_own_validation_rejects_a_long_tag(broker: AngelOneBroker,
     assert fake.book.orders == {}
 
 
-async def test_rate_limited_is_not_sent(broker: AngelOneBroker, fake: AngelFake) -> None:
-    fake.book.arm(Fault("rate_limit"))
-    with pytest.raises(RateLimited) as caught:
-        await broker.place_order(buy("RL1"))
-    assert isinstance(caught.value, NotSent)
-
-
 async def test_failed_reads_are_unavailable_not_order_verdicts(broker: AngelOneBroker,
                                                                fake: AngelFake) -> None:
     fake.book.arm(Fault("error_5xx", group="read"))
@@ -267,18 +251,6 @@ async def test_failed_reads_are_unavailable_not_order_verdicts(broker: AngelOneB
     fake.book.arm(Fault("reject", group="read", code="AB2001", message="internal"))
     with pytest.raises(BrokerUnavailable):
         await broker.get_orders()
-
-
-async def test_accept_then_timeout_is_ambiguous_and_the_tag_finds_the_order(
-        broker: AngelOneBroker, fake: AngelFake) -> None:
-    fake.book.arm(Fault("accept_then_timeout", hang_s=5.0))
-    with pytest.raises(Ambiguous, match="ReadTimeout"):
-        await broker.place_order(buy("AMBIG1"))
-    assert len(fake.book.orders) == 1
-    found = await broker.find_by_tag("AMBIG1")
-    assert found is not None
-    assert found.status is BrokerOrderStatus.COMPLETE
-    assert found.broker_order_id == next(iter(fake.book.orders))
 
 
 async def test_a_refused_connection_is_not_sent(fake: AngelFake) -> None:

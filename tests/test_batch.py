@@ -132,3 +132,14 @@ async def test_a_batch_runs_in_no_callers_context() -> None:
     var.set("caller")
     await batcher.submit(1)
     assert seen == ["unset"]
+
+
+async def test_a_lingering_batcher_gathers_items_posted_close_together() -> None:
+    run = Recorder()
+    batcher: Batcher[int, int] = Batcher(run, linger_s=0.05)
+    errors: list[BaseException] = []
+    for i in (2, 4, 6):
+        batcher.post(i, errors.append)
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.1)
+    assert run.batches == [[2, 4, 6]] and errors == []

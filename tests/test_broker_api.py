@@ -1,144 +1,30 @@
-"""/broker against the running app and the fake Kite: connect (browser login and direct),
-the OAuth callback, validate, status, disconnect, audit, and no secret in any response or
-log line."""
+"""/broker against the running app and each broker's fake: connect (browser login and
+direct), the OAuth callback, validate, status, disconnect, audit, and no secret in any
+response or log line. Reconnecting, status and an unreachable broker run against all four
+fakes; Kite's own details (its redirect_params, the daily request-token login) against the
+fake Kite alone. The kit is tests/broker_api_kit.py."""
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from quart.typing import TestClientProtocol as HttpClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import IST
-from core.db.models import AuditLog, BrokerCredential
-from core.embedded.stack import Endpoints
-from core.logging import JsonFormatter
-from tests.conftest import make_settings
-from tests.fakes.kite import KiteFake, running_fake
+from core.db.models import BrokerCredential
+from tests.broker_api_kit import KITE_ONLY, Api, audit, credential, next_rollover
+from tests.broker_api_kit import api as api  # the fixtures
+from tests.broker_api_kit import case as case
+from tests.broker_api_kit import recorder as recorder
+from tests.broker_logins import KITE_LOGIN_BASE as LOGIN_BASE
 from tests.stubs import bearer, signup
-from web.app import create_app
-
-LOGIN_BASE = "https://kite.example/connect/login"
 
 
-@dataclass
-class Recorder:
-    """Every response body and every log line of the test, to grep for secrets."""
-
-    bodies: list[str] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-
-    def text(self) -> str:
-        return "\n".join(self.bodies + self.lines)
-
-
-class _Lines(logging.Handler):
-    def __init__(self, sink: list[str]) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(JsonFormatter("test"))
-        self._sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self._sink.append(self.format(record))
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    """All log records at DEBUG, formatted as the product formats them (extras included)."""
-    found = Recorder()
-    handler = _Lines(found.lines)
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield found
-    root.removeHandler(handler)
-    root.setLevel(level)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[KiteFake]:
-    """A running fake Kite."""
-    async with running_fake() as server:
-        yield server
-
-
-@pytest.fixture
-async def api(endpoints: Endpoints, tmp_path: Path, fake: KiteFake,
-              recorder: Recorder) -> AsyncIterator[Api]:
-    """The app pointed at the fake Kite, and a user of it."""
-    settings = make_settings(endpoints, tmp_path, kite_api_url=fake.api_url,
-                             kite_ws_url=fake.ws_url, kite_login_url=LOGIN_BASE,
-                             broker_read_timeout_s=1.0)
-    app = create_app(settings)
-    async with app.test_app() as test_app:
-        client = test_app.test_client()
-        tokens = await signup(client, "trader@example.com")
-        yield Api(client, bearer(tokens["access_token"]), fake, recorder)
-
-
-@dataclass
-class Api:
-    """A user's calls, every response recorded."""
-
-    client: HttpClient
-    headers: dict[str, str]
-    fake: KiteFake
-    recorder: Recorder
-
-    async def call(self, method: str, path: str, *, auth: bool = True,
-                   **kwargs: Any) -> tuple[int, Any]:
-        response = await self.client.open(path, method=method,
-                                          headers=self.headers if auth else {}, **kwargs)
-        raw = await response.get_data(as_text=True)
-        self.recorder.bodies.append(raw)
-        return response.status_code, json.loads(raw) if raw else None
-
-    def app_secrets(self) -> dict[str, str]:
-        return {"api_key": self.fake.book.api_key, "api_secret": self.fake.book.api_secret}
-
-    async def connect(self, **body: Any) -> tuple[int, Any]:
-        return await self.call("POST", "/broker/connect", json={"broker_type": "zerodha",
-                                                                 **body})
-
-    async def logged_in(self, **body: Any) -> dict[str, Any]:
-        status, out = await self.connect(credentials=self.app_secrets(),
-                                         code=self.fake.book.issue_request_token(), **body)
-        assert status == 201, out
-        connection: dict[str, Any] = out["connection"]
-        return connection
-
-
-def _next_rollover(now: datetime) -> datetime:
-    local = now.astimezone(IST)
-    six = datetime.combine(local.date(), time(6), IST)
-    return six if local < six else six + timedelta(days=1)
-
-
-async def _audit(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, str | None]]:
-    async with sessions() as session:
-        rows = (await session.execute(select(AuditLog).order_by(AuditLog.created_at,
-                                                                AuditLog.id))).scalars()
-        return [(r.action, r.target_id) for r in rows]
-
-
-async def _credential(sessions: async_sessionmaker[AsyncSession],
-                      credential_id: str) -> BrokerCredential:
-    async with sessions() as session:
-        row = await session.get(BrokerCredential, credential_id)
-    assert row is not None
-    return row
-
-
+@KITE_ONLY
 async def test_browser_login_through_the_callback(
         api: Api, sessions: async_sessionmaker[AsyncSession]) -> None:
     status, out = await api.connect(credentials=api.app_secrets(), label="main")
@@ -152,11 +38,15 @@ async def test_browser_login_through_the_callback(
     assert query["api_key"] == [api.fake.book.api_key] and query["v"] == ["3"]
     state = parse_qs(query["redirect_params"][0])["state"][0]
 
-    # Kite sends the browser back with the request token and our redirect_params.
+    # Kite sends the browser back with the request token and our redirect_params; the
+    # callback needs the user's own authentication (session cookie or bearer).
     request_token = api.fake.book.issue_request_token()
     redirect = {"request_token": request_token, "action": "login", "status": "success",
                 "state": state}
-    status, connected = await api.call("GET", "/broker/callback/zerodha", auth=False,
+    status, anonymous = await api.call("GET", "/broker/callback/zerodha", auth=False,
+                                       query_string=redirect)
+    assert (status, anonymous["error_code"]) == (401, "AUTH_001"), anonymous
+    status, connected = await api.call("GET", "/broker/callback/zerodha",
                                        query_string=redirect)
     assert status == 200, connected
     assert connected["id"] == pending["id"]
@@ -164,27 +54,28 @@ async def test_browser_login_through_the_callback(
     assert connected["account_id"] == api.fake.book.user_id
     assert connected["label"] == "main"
     expires = datetime.fromisoformat(connected["token_expires_at"])
-    assert expires == _next_rollover(datetime.now(IST))
+    assert expires == next_rollover(datetime.now(IST))
 
     # The state is single use: a replayed redirect changes nothing.
-    status, replay = await api.call("GET", "/broker/callback/zerodha", auth=False,
+    status, replay = await api.call("GET", "/broker/callback/zerodha",
                                     query_string=redirect)
     assert (status, replay["error_code"]) == (400, "BRK_006")
 
-    row = await _credential(sessions, pending["id"])
+    row = await credential(sessions, pending["id"])
     assert row.key_id and row.encrypted_access_token and row.encrypted_api_secret
     assert api.fake.book.api_secret.encode() not in row.encrypted_api_secret
-    assert await _audit(sessions) == [("broker.connect", pending["id"]),
+    assert await audit(sessions) == [("broker.connect", pending["id"]),
                                       ("broker.login", pending["id"])]
 
 
+@KITE_ONLY
 async def test_a_failed_or_foreign_redirect_is_refused(api: Api) -> None:
     _, out = await api.connect(credentials=api.app_secrets())
     state = parse_qs(parse_qs(urlsplit(out["login_url"]).query)["redirect_params"][0])["state"]
-    status, body = await api.call("GET", "/broker/callback/zerodha", auth=False,
+    status, body = await api.call("GET", "/broker/callback/zerodha",
                                   query_string={"status": "cancelled", "state": state[0]})
     assert (status, body["error_code"]) == (422, "BRK_009")
-    status, body = await api.call("GET", "/broker/callback/zerodha", auth=False,
+    status, body = await api.call("GET", "/broker/callback/zerodha",
                                   query_string={"request_token": "x", "status": "success",
                                                 "state": "not-ours"})
     assert (status, body["error_code"]) == (400, "BRK_006")
@@ -194,20 +85,19 @@ async def test_direct_login_reconnect_and_one_connection_per_account(
         api: Api, sessions: async_sessionmaker[AsyncSession]) -> None:
     first = await api.logged_in()
     assert first["state"] == "connected"
-    # The daily login: the stored app secrets are used, only the new request token is sent.
-    status, out = await api.connect(credential_id=first["id"],
-                                    code=api.fake.book.issue_request_token())
+    # The daily login: the stored secrets are used, only a new code (if any) is sent.
+    status, out = await api.connect(credential_id=first["id"], code=api.case.code())
     assert status == 200, out
     assert out["connection"]["id"] == first["id"] and out["login_url"] is None
-    # Connecting the same Kite account again reconnects it instead of making a twin.
-    status, out = await api.connect(credentials=api.app_secrets(),
-                                    code=api.fake.book.issue_request_token())
+    # Connecting the same account again reconnects it instead of making a twin.
+    status, out = await api.connect(credentials=api.app_secrets(), code=api.case.code())
     assert (status, out["connection"]["id"]) == (200, first["id"])
     _, listed = await api.call("GET", "/broker/status")
     assert [c["connection"]["id"] for c in listed["connections"]] == [first["id"]]
-    assert [a for a, _ in await _audit(sessions)] == ["broker.connect"] * 3
+    assert [a for a, _ in await audit(sessions)] == ["broker.connect"] * 3
 
 
+@KITE_ONLY
 @pytest.mark.parametrize(("body", "expected"), [
     ({"broker_type": "nosuch", "credentials": {"api_key": "k"}}, (422, "BRK_001")),
     ({"broker_type": "paper"}, (422, "BRK_001")),
@@ -224,6 +114,7 @@ async def test_bad_connects_store_nothing(api: Api, body: dict[str, Any],
     assert listed["connections"] == []
 
 
+@KITE_ONLY
 async def test_validate_stores_nothing(api: Api, sessions: async_sessionmaker[AsyncSession],
                                        ) -> None:
     secrets = api.app_secrets()
@@ -245,7 +136,7 @@ async def test_validate_stores_nothing(api: Api, sessions: async_sessionmaker[As
     assert (browser["valid"], browser["error_code"]) == (False, "BRK_009")
     async with sessions() as session:
         assert (await session.execute(select(BrokerCredential))).first() is None
-    assert await _audit(sessions) == []
+    assert await audit(sessions) == []
 
     connection = await api.logged_in()
     _, stored = await api.call("POST", "/broker/validate", json={
@@ -259,24 +150,27 @@ async def test_status_reports_expiry_and_a_session_the_broker_refuses(
     _, listed = await api.call("GET", "/broker/status")
     [item] = listed["connections"]
     assert item["connection"]["state"] == "connected"
-    assert 0 < item["expires_in_s"] <= 24 * 3600
+    assert 0 < item["expires_in_s"] <= 28 * 3600  # Angel One's sessions live 28 h
     assert item["health"]["reachable"] is True
     assert item["running_strategies"] == 0
 
-    api.fake.book.access_tokens.clear()  # the user logged out at Kite
+    api.case.end_sessions()  # the user logged out at the broker
     _, listed = await api.call("GET", "/broker/status", query_string={"check": "true"})
     [item] = listed["connections"]
+    assert item["health"]["reachable"] is True  # it answered
+    row = await credential(sessions, connection["id"])
+    if api.case.broker_type == "angel_one":  # logs in again with the stored PIN and TOTP
+        assert item["connection"]["state"] == "connected" and row.is_valid is True
+        return
     assert (item["connection"]["state"], item["connection"]["status_reason"]) == (
-        "invalid", "rejected_by_broker")
-    assert item["health"]["reachable"] is True  # it answered, and said no
-    row = await _credential(sessions, connection["id"])
+        "invalid", "rejected_by_broker")  # it said no
     assert row.is_valid is False
 
 
 async def test_an_unreachable_broker(api: Api) -> None:
     connection = await api.logged_in()
-    await api.fake.stop()
-    status, out = await api.connect(credentials=api.app_secrets(), code="any")
+    await api.case.stop()
+    status, out = await api.connect(credentials=api.app_secrets(), code=api.case.code())
     assert (status, out["error_code"]) == (503, "BRK_004")
     _, listed = await api.call("GET", "/broker/status", query_string={"check": "true"})
     [item] = listed["connections"]
@@ -285,6 +179,7 @@ async def test_an_unreachable_broker(api: Api) -> None:
     assert item["health"]["reachable"] is False
 
 
+@KITE_ONLY
 async def test_disconnect_is_refused_while_a_strategy_runs(
         api: Api, sessions: async_sessionmaker[AsyncSession]) -> None:
     connection = await api.logged_in()
@@ -309,16 +204,17 @@ async def test_disconnect_is_refused_while_a_strategy_runs(
     assert (status, out["error_code"]) == (404, "BRK_008")
     _, listed = await api.call("GET", "/broker/status")
     assert listed["connections"] == []
-    row = await _credential(sessions, connection["id"])
+    row = await credential(sessions, connection["id"])
     assert row.deleted_at is not None and row.status_reason == "disconnected"
     assert (row.encrypted_api_key, row.encrypted_api_secret, row.encrypted_access_token) == (
         None, None, None)
-    assert ("broker.disconnect", connection["id"]) in await _audit(sessions)
+    assert ("broker.disconnect", connection["id"]) in await audit(sessions)
     # A strategy can no longer choose it.
     status, out = await api.call("POST", "/strategies", json=strategy)
     assert (status, out["error_code"]) == (422, "STR_006")
 
 
+@KITE_ONLY
 async def test_another_users_connection_is_not_found(api: Api) -> None:
     connection = await api.logged_in()
     other = bearer((await signup(api.client, "other@example.com"))["access_token"])
@@ -337,6 +233,7 @@ async def test_another_users_connection_is_not_found(api: Api) -> None:
     assert listed["connections"] == []
 
 
+@KITE_ONLY
 async def test_no_secret_in_any_response_or_log_line(api: Api) -> None:
     """Runs every flow, then greps everything the app said and logged. (The login URL
     carries the api_key and the login state: Kite's login page needs both in the clear.)"""
@@ -345,9 +242,9 @@ async def test_no_secret_in_any_response_or_log_line(api: Api) -> None:
     redirect_params = parse_qs(urlsplit(out["login_url"]).query)["redirect_params"][0]
     state = parse_qs(redirect_params)["state"][0]
     request_tokens = [api.fake.book.issue_request_token() for _ in range(3)]
-    await api.call("GET", "/broker/callback/zerodha", auth=False, query_string={
+    await api.call("GET", "/broker/callback/zerodha", query_string={
         "request_token": request_tokens[0], "status": "success", "state": state})
-    await api.call("GET", "/broker/callback/zerodha", auth=False, query_string={
+    await api.call("GET", "/broker/callback/zerodha", query_string={
         "request_token": request_tokens[0], "status": "success", "state": state})
     await api.call("POST", "/broker/validate", json={"broker_type": "zerodha",
                                                      "credentials": secrets,

@@ -167,17 +167,20 @@ async def test_a_rejection_is_final(kit: FakeKit, broker: BaseBroker) -> None:
         await broker.place_order(request)
     found = await broker.find_by_tag(request.client_tag)
     assert found is None or found.status is BrokerOrderStatus.REJECTED
+    assert kit.orders_received() == 0  # refused, not booked
 
 
 async def test_an_accepted_order_whose_answer_timed_out_is_found_by_tag(
         kit: FakeKit, broker: BaseBroker) -> None:
     kit.fault(FaultKind.ACCEPT_THEN_TIMEOUT)
     request = buy(broker)
-    with pytest.raises(Ambiguous):
+    with pytest.raises(Ambiguous, match="ReadTimeout"):
         await broker.place_order(request)
+    assert kit.orders_received() == 1  # the order exists although we never heard so
     found = await eventually(lambda: broker.find_by_tag(request.client_tag),
                              message="the order found by its tag")
     assert found.client_tag == request.client_tag
+    assert found.status is BrokerOrderStatus.COMPLETE
     assert kit.orders_received() == 1
 
 
@@ -194,9 +197,9 @@ async def test_a_5xx_is_ambiguous_and_the_tag_proves_no_order(
 async def test_a_rate_limit_is_not_sent(kit: FakeKit, broker: BaseBroker) -> None:
     kit.fault(FaultKind.RATE_LIMIT)
     request = buy(broker)
-    with pytest.raises(RateLimited) as caught:
+    with pytest.raises(RateLimited) as caught:  # a NotSent: safe to send again
         await broker.place_order(request)
-    assert caught.value.retry_after_s > 0
+    assert caught.value.retry_after_s == 1.0  # the fake's Retry-After, or the default
     assert kit.orders_received() == 0
     assert (await broker.place_order(request)).client_tag == request.client_tag  # retry
 

@@ -21,8 +21,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import FakeClock
+from core.connections import vault
 from core.crypto import SecretBox
-from core.db.enums import OrderAction, OrderStatus, Position
+from core.db.enums import OrderAction, OrderStatus, Position, Role
+from core.db.models import BrokerCredential
 from core.embedded.stack import Endpoints
 from core.ids import new_id
 from core.repos import users
@@ -37,7 +39,7 @@ from pipeline.trigger.service import TriggerService
 from tests.conftest import make_settings
 from tests.fakes.contract import FakeKit
 from tests.fakes.kits import KITS
-from tests.order_kit import Kit, at
+from tests.order_kit import Kit, at, clock_running, connected
 from tests.stubs import eventually
 
 STOP_PAISE = 240_000
@@ -49,16 +51,6 @@ async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeKit]:
     """A running fake of each broker (the test id is the broker type)."""
     async with KITS[request.param]() as running:
         yield running
-
-
-async def connected(kit: Kit, fake: FakeKit, email: str) -> str:
-    """A user with a broker connection live at the fake; returns the credential id."""
-    box = SecretBox(kit.settings.encryption_key_map)
-    async with kit.sessions() as session, session.begin():
-        user = await users.create_user(session, email=email, password_hash="x")
-        credential = fake.credential(box, user.id)
-        session.add(credential)
-    return credential.id
 
 
 @asynccontextmanager
@@ -74,22 +66,6 @@ async def running(kit: Kit, service: type[Service], name: str) -> AsyncIterator[
         await instance.stop()
 
 
-@asynccontextmanager
-async def clock_running(clock: FakeClock) -> AsyncIterator[None]:
-    """The fake clock moves 0.1 s per 20 ms, so timers and polls of every role run."""
-    async def tick() -> None:
-        while True:
-            await asyncio.sleep(0.02)
-            await clock.advance(0.1)
-
-    task = asyncio.create_task(tick())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
 async def test_a_strategy_buys_at_its_time_and_exits_on_a_tick_from_the_brokers_socket(
         endpoints: Endpoints, tmp_path: Path, sessions: async_sessionmaker[AsyncSession],
         redis: Redis, nc: NatsClient, js: JetStreamContext, fake: FakeKit) -> None:
@@ -99,7 +75,7 @@ async def test_a_strategy_buys_at_its_time_and_exits_on_a_tick_from_the_brokers_
     kit = Kit(settings, sessions, redis, nc, js, clock)
     credential_id = await connected(kit, fake, "trader@example.com")
     # The market-data account: an admin's own connection, named by configuration.
-    feed_credential = await connected(kit, fake, "feed-admin@example.com")
+    feed_credential = await connected(kit, fake, "feed-admin@example.com", Role.ADMIN)
     kit.settings = settings.model_copy(update={"feed_sources": "broker",
                                                "feed_broker_credential": feed_credential})
     fake.set_ltp("NSE", "RELIANCE", 250_000)
@@ -171,3 +147,25 @@ async def test_a_missing_market_data_credential_fails_the_source(
     with pytest.raises(SourceFailed, match="does not exist"):
         await source.start()  # the runner retries this with backoff
     await source.close()
+
+
+async def test_a_market_data_credential_of_a_non_admin_is_refused(
+        endpoints: Endpoints, tmp_path: Path, sessions: async_sessionmaker[AsyncSession],
+        redis: Redis, caplog: pytest.LogCaptureFixture) -> None:
+    """The feed serves every user: a user's own connection (which its owner may disconnect
+    or let lapse) is not streamed; the refusal is CRITICAL (an admin alert)."""
+    settings = make_settings(endpoints, tmp_path)
+    box = SecretBox(settings.encryption_key_map)
+    async with sessions() as session, session.begin():
+        user = await users.create_user(session, email="u@example.com", password_hash="x")
+        row = BrokerCredential(id=new_id("brk"), user_id=user.id, broker_type="zerodha",
+                               is_valid=True)
+        vault.seal(box, row, {"api_key": "k", "api_secret": "s"}, "t")
+        session.add(row)
+    source = BrokerSource.from_settings(settings, row.id, sessions, redis,
+                                        FakeClock(at(10, 0)))
+    for _ in range(2):  # the runner retries with backoff; one alert
+        with pytest.raises(SourceFailed, match="not an active admin"):
+            await source.start()
+    await source.close()
+    assert len([r for r in caplog.records if r.levelno == logging.CRITICAL]) == 1

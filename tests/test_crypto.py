@@ -5,22 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from brokers.connectors import build_connectors
 from core.cli import main as algo
+from core.clock import FakeClock
 from core.connections import vault
+from core.connections.health import HealthStore
+from core.connections.probe import Prober
 from core.connections.rotation import rotate_keys
 from core.crypto import NONCE_BYTES, SecretBox, SecretUnreadable
 from core.db.enums import BrokerType
-from core.db.models import BrokerCredential
+from core.db.models import AuditLog, BrokerCredential
 from core.embedded.stack import Endpoints
 from core.ids import new_id
 from core.repos import users
+from tests.conftest import make_settings
 
 
 def key() -> bytes:
@@ -183,3 +191,44 @@ async def _seed(endpoints: Endpoints, k1: bytes) -> None:
                           SECRETS, "t")
     finally:
         await engine.dispose()
+
+
+async def test_a_probe_missing_a_key_marks_nothing_but_a_value_that_fails_to_open_does(
+        endpoints: Endpoints, tmp_path: Path, sessions: async_sessionmaker[AsyncSession],
+        redis: Redis, caplog: pytest.LogCaptureFixture) -> None:
+    """Mid-rotation, a process restarted without the new key (k2) must not mark the
+    connections sealed with it invalid: that is its own configuration, alerted once. A
+    value its key does not open (InvalidTag: tampered, moved) is the row's fault."""
+    k1, k2 = key(), key()
+    under_new = await _connection(sessions, SecretBox({"k2": k2}), "n@example.com", SECRETS,
+                                  "t")
+    forged = await _connection(sessions, SecretBox({"k1": key()}), "f@example.com", SECRETS,
+                               "t")  # k1 by id, other key material
+    clock = FakeClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    prober = Prober(sessions, SecretBox({"k1": k1}),
+                    build_connectors(make_settings(endpoints, tmp_path), clock),
+                    HealthStore(redis), clock)
+    for _ in range(2):
+        found = await prober.probe(await _rows(sessions))
+    rows = {row.id: row for row in await _rows(sessions)}
+    assert (rows[under_new].is_valid, rows[under_new].status_reason) == (True, None)
+    assert "k2" in (found[under_new].reason or "")
+    assert (rows[forged].is_valid, rows[forged].status_reason) == (False, "unreadable")
+    critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert len(critical) == 1 and "k2" in critical[0].getMessage()
+
+
+async def test_a_rotation_run_is_audited(sessions: async_sessionmaker[AsyncSession]) -> None:
+    k1 = key()
+    await _connection(sessions, SecretBox({"k1": k1}), "a@example.com", SECRETS, "t")
+    orphan = await _connection(sessions, SecretBox({"k0": key()}), "b@example.com", SECRETS,
+                               "t")
+    report = await rotate_keys(sessions, SecretBox({"k2": key(), "k1": k1}))
+    assert report.missing_keys == {"k0"}
+    async with sessions() as session:
+        [entry] = (await session.execute(select(AuditLog).where(
+            AuditLog.action == "keys.rotate"))).scalars().all()
+    assert (entry.target_id, entry.actor_role) == ("k2", "system")
+    assert entry.details["scanned"] == 2 and entry.details["rotated"] == 1
+    assert entry.details["unreadable"] == [orphan]
+    assert entry.details["missing_keys"] == ["k0"]

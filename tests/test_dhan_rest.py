@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from brokers.base import BrokerOrderStatus, OrderRequest, Side
+from brokers.base import BrokerOrderStatus
 from brokers.dhan import DhanBroker, DhanCredentials
 from brokers.dhan.auth import DhanAuth, DhanSession, parse_expiry
 from brokers.dhan.instruments import DhanInstruments
@@ -28,6 +28,7 @@ from brokers.errors import (
 from core.clock import IST, RealClock
 from core.embedded.process import pick_port
 from core.ids import new_id
+from tests.adapter_kit import buy
 from tests.dhan_kit import broker_for, config_for, logged_in
 from tests.fakes.dhan import DhanFake, Fault, running_fake
 
@@ -46,12 +47,6 @@ async def broker(fake: DhanFake) -> AsyncIterator[DhanBroker]:
     await account.connect()
     yield account
     await account.close()
-
-
-def buy(tag: str, symbol: str = "RELIANCE", quantity: int = 2) -> OrderRequest:
-    """An intraday market BUY."""
-    return OrderRequest(client_tag=tag, exchange="NSE", symbol=symbol, side=Side.BUY,
-                        quantity=quantity)
 
 
 def placements(fake: DhanFake) -> list[dict[str, object]]:
@@ -212,18 +207,14 @@ async def test_no_scrip_master_means_not_sent(fake: DhanFake) -> None:
 # ---- failures -------------------------------------------------------------------------------
 
 
+# The fake kit's own rejection, 5xx, rate limit and dead token: tests/test_broker_contract.py.
 @pytest.mark.parametrize(("fault", "error"), [
-    (Fault("reject", code="DH-906", error_type="Order_Error", message="Margin Exceeds"),
-     OrderRejected),
     (Fault("reject", code="DH-905", error_type="Input_Exception", message="Bad input"),
      OrderRejected),
     (Fault("reject", code="DH-903", error_type="User_Account", message="Segment off"),
      OrderRejected),
     (Fault("reject", status=500, code="DH-910", error_type="Others", message="?"), Ambiguous),
-    (Fault("rate_limit"), RateLimited),
-    (Fault("token_expired"), TokenExpired),
     (Fault("invalid_token"), TokenExpired),
-    (Fault("error_5xx", status=500), Ambiguous),
     (Fault("error_5xx", status=503), Ambiguous),
 ])
 async def test_dhan_errors_on_an_order_map_to_our_classes(
@@ -264,18 +255,6 @@ async def test_failed_reads_are_unavailable_not_order_verdicts(broker: DhanBroke
         await broker.get_orders()
     with pytest.raises(BrokerUnavailable):
         await broker.get_order("999")  # unknown id: an error at Dhan, never "absent"
-
-
-async def test_accept_then_timeout_is_ambiguous_and_the_tag_finds_the_order(
-        broker: DhanBroker, fake: DhanFake) -> None:
-    fake.book.arm(Fault("accept_then_timeout", hang_s=5.0))
-    with pytest.raises(Ambiguous, match="ReadTimeout"):
-        await broker.place_order(buy("AMBIG1"))
-    assert len(fake.book.orders) == 1  # the order exists although we never heard so
-    found = await broker.find_by_tag("AMBIG1")
-    assert found is not None
-    assert found.status is BrokerOrderStatus.COMPLETE
-    assert found.broker_order_id == next(iter(fake.book.orders))
 
 
 async def test_booked_then_5xx_is_ambiguous_too(broker: DhanBroker, fake: DhanFake) -> None:

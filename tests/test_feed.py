@@ -241,6 +241,24 @@ async def test_a_replayed_csv_is_published_exactly_and_in_order(kit: Kit, tmp_pa
     assert await kit.redis.get(redis_keys.ltp("NSE", "RELIANCE")) == "250010"
 
 
+async def test_the_feed_records_the_ticks_it_publishes(kit: Kit, tmp_path: Path) -> None:
+    from pipeline.feed.replay import read_ticks
+    source = tmp_path / "day.csv"
+    source.write_text("exchange,symbol,ltp_paise,exchange_ts\n"
+                      "NSE,RELIANCE,250000,1000\n"
+                      "NSE,TCS,400000,1001\n"
+                      "NSE,RELIANCE,249995,2000\n")
+    await kit.running_strategy()
+    template = tmp_path / "rec" / "ticks-{day}.jsonl"
+    async with feeding(kit, feed_sources="replay", feed_replay_path=source,
+                       feed_replay_speed="fast", feed_record_path=template) as feed:
+        await eventually(lambda: feed.ticks_out == 2)
+    recorded = tmp_path / "rec" / "ticks-2026-11-25.jsonl"
+    # What was published (TCS is nobody's), in the format the replay source reads back.
+    assert list(read_ticks(recorded)) == [(1000, "NSE", "RELIANCE", 250_000),
+                                          (2000, "NSE", "RELIANCE", 249_995)]
+
+
 async def test_realtime_replay_keeps_the_recorded_spacing(kit: Kit, tmp_path: Path) -> None:
     path = tmp_path / "day.csv"
     path.write_text("exchange,symbol,ltp_paise,exchange_ts\n"

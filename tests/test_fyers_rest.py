@@ -16,7 +16,6 @@ from brokers.errors import (
     BrokerUnavailable,
     NotSent,
     OrderRejected,
-    RateLimited,
     TokenExpired,
 )
 from brokers.fyers import FyersBroker, FyersCredentials
@@ -25,6 +24,7 @@ from brokers.fyers.http import FyersHttp
 from core.clock import IST
 from core.embedded.process import pick_port
 from core.ids import new_id
+from tests.adapter_kit import buy
 from tests.fakes.fyers import Fault, FyersFake, running_fake
 from tests.fyers_kit import broker_for, logged_in
 
@@ -43,12 +43,6 @@ async def broker(fake: FyersFake) -> AsyncIterator[FyersBroker]:
     await account.connect()
     yield account
     await account.close()
-
-
-def buy(tag: str, symbol: str = "RELIANCE", quantity: int = 2) -> OrderRequest:
-    """An intraday market BUY."""
-    return OrderRequest(client_tag=tag, exchange="NSE", symbol=symbol, side=Side.BUY,
-                        quantity=quantity)
 
 
 # ---- login ---------------------------------------------------------------------------------
@@ -180,13 +174,10 @@ async def test_the_symbol_master_names_other_series(broker: FyersBroker,
 # ---- failures -------------------------------------------------------------------------------
 
 
+# The fake kit's own rejection, 5xx, rate limit and dead token: tests/test_broker_contract.py.
 @pytest.mark.parametrize(("fault", "error"), [
-    (Fault("reject", code=-99, message="RMS: margin shortfall"), OrderRejected),
     (Fault("reject", code=-50, message="Invalid input"), OrderRejected),
     (Fault("reject", status=403, code=-352, message="Invalid app id"), OrderRejected),
-    (Fault("rate_limit"), RateLimited),
-    (Fault("token_expired"), TokenExpired),
-    (Fault("error_5xx", status=503), Ambiguous),
     (Fault("error_5xx", status=500), Ambiguous),
 ])
 async def test_fyers_errors_on_an_order_map_to_our_classes(
@@ -204,15 +195,6 @@ async def test_an_order_fyers_itself_refuses_is_rejected(broker: FyersBroker,
     with pytest.raises(OrderRejected, match="orderTag"):
         await broker.place_order(buy("not-alnum"))
     assert fake.book.orders == {}
-
-
-async def test_rate_limited_is_not_sent_and_carries_retry_after(broker: FyersBroker,
-                                                                fake: FyersFake) -> None:
-    fake.book.arm(Fault("rate_limit"))
-    with pytest.raises(RateLimited) as caught:
-        await broker.place_order(buy("RL1"))
-    assert isinstance(caught.value, NotSent)
-    assert caught.value.retry_after_s == 1.0
 
 
 async def test_an_rms_rejection_is_an_accepted_order_that_reads_rejected(
@@ -236,7 +218,8 @@ async def test_failed_reads_are_unavailable_not_order_verdicts(broker: FyersBrok
         await broker.get_order("999")  # unknown id: -51 at Fyers, never "absent"
 
 
-@pytest.mark.parametrize("kind", ["accept_then_timeout", "book_then_5xx", "no_ack"])
+# accept_then_timeout: tests/test_broker_contract.py, as for every broker.
+@pytest.mark.parametrize("kind", ["book_then_5xx", "no_ack"])
 async def test_an_order_booked_without_an_answer_is_ambiguous_and_found_by_tag(
         broker: FyersBroker, fake: FyersFake, kind: str) -> None:
     fake.book.arm(Fault(kind, hang_s=5.0))

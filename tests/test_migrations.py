@@ -19,7 +19,8 @@ EXPECTED_TABLES = {
     "users", "refresh_tokens", "password_resets", "broker_credentials", "strategies", "orders",
     "order_logs", "audit_logs", "notifications", "notification_preferences", "error_logs",
     "daily_user_stats", "trading_calendar_overrides", "instruments", "trading_calendar_years",
-    "paper_orders", "halts",
+    "paper_orders", "halts", "analytics_rollup_days", "daily_broker_stats", "dlq_retries",
+    "playground_runs",
 }
 
 

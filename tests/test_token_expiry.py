@@ -12,10 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import subjects
 from core.clock import FakeClock
-from core.connections.expiry import check_tokens, notice_id
+from core.connections import vault
+from core.connections.expiry import check_tokens, feed_alert_id, notice_id
+from core.crypto import SecretBox
+from core.db.enums import Role
 from core.db.models import BrokerCredential, Notification
 from core.events import EventPublisher
+from core.ids import new_id
 from core.messages import Event, decoder
+from core.repos import users
 from tests.stubs import eventually
 from tests.test_readiness_gate import connection
 from tests.test_trigger import HOLIDAY, TRADING_DAY, World, ist
@@ -90,3 +95,54 @@ async def test_the_trigger_runs_the_check_at_0830_on_trading_days(
     await world.trigger("t2")  # a restart the same day adds nothing
     await world.clock.advance(5)
     assert len(await _notifications(sessions)) == 1
+
+
+async def test_self_login_sessions_are_not_marked_nor_notified(
+        world_factory: Any, sessions: async_sessionmaker[AsyncSession],
+        js: JetStreamContext) -> None:
+    """Angel One's adapter logs in again by itself: its expired session is no reason to ask
+    its user to log in (a refused one still is)."""
+    world: World = await world_factory(ist(8, 30))
+    box = SecretBox(world.settings.encryption_key_map)
+    ids: list[str] = []
+    for reason in (None, "rejected_by_broker"):
+        async with sessions() as session, session.begin():
+            row = BrokerCredential(id=new_id("brk"), user_id=world.user_id,
+                                   broker_type="angel_one", client_id=f"A{len(ids)}",
+                                   is_valid=reason is None, status_reason=reason,
+                                   token_expires_at=ist(6, 0))
+            vault.seal(box, row, {"api_key": "k", "client_id": "A1", "pin": "1234",
+                                  "totp_secret": "JBSWY3DPEHPK3PXP"}, "jwt")
+            session.add(row)
+        ids.append(row.id)
+    expired, refused = ids
+    clock = FakeClock(ist(8, 30))
+    report = await check_tokens(sessions, EventPublisher(js, clock), clock, TRADING_DAY,
+                                close_at=ist(15, 30))
+    assert (report.marked, report.notified) == (0, 1)
+    async with sessions() as session:
+        found = await session.get(BrokerCredential, expired)
+    assert found is not None and found.is_valid
+    assert [n.data["credential_id"] for n in await _notifications(sessions)] == [refused]
+
+
+async def test_a_dead_market_data_connection_alerts_every_admin_once(
+        world_factory: Any, sessions: async_sessionmaker[AsyncSession],
+        js: JetStreamContext) -> None:
+    world: World = await world_factory(ist(8, 30))
+    feed = await connection(world, expires_at=ist(6, 0))
+    async with sessions() as session, session.begin():
+        admins = [(await users.create_user(session, email=f"admin{i}@example.com",
+                                           password_hash="x", role=Role.ADMIN)).id
+                  for i in range(2)]
+    clock = FakeClock(ist(8, 30))
+    events = EventPublisher(js, clock)
+    for _ in range(2):  # a rerun (or a second replica) adds nothing
+        await check_tokens(sessions, events, clock, TRADING_DAY, close_at=ist(15, 30),
+                           feed_credential_id=feed)
+    alerts = [n for n in await _notifications(sessions) if n.type == "admin_alert"]
+    assert sorted(n.user_id for n in alerts) == sorted(admins)
+    assert {n.event_id for n in alerts} == {feed_alert_id(feed, TRADING_DAY)}
+    assert all(feed in n.body and "ALGO_FEED_BROKER_CREDENTIAL" in n.body for n in alerts)
+    owner = [n for n in await _notifications(sessions) if n.user_id == world.user_id]
+    assert [n.type for n in owner] == ["token_expiry"]  # the owner is told too

@@ -9,13 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from brokers.base import BrokerOrderStatus, OrderRequest, Side
+from brokers.base import BrokerOrderStatus
 from brokers.errors import (
     Ambiguous,
     BrokerUnavailable,
     NotSent,
     OrderRejected,
-    RateLimited,
     TokenExpired,
 )
 from brokers.zerodha import KiteCredentials, ZerodhaBroker
@@ -24,6 +23,7 @@ from brokers.zerodha.http import KiteHttp
 from core.clock import IST
 from core.embedded.process import pick_port
 from core.ids import new_id
+from tests.adapter_kit import buy
 from tests.fakes.kite import Fault, KiteFake, running_fake
 from tests.zerodha_kit import broker_for, logged_in
 
@@ -42,12 +42,6 @@ async def broker(fake: KiteFake) -> AsyncIterator[ZerodhaBroker]:
     await account.connect()
     yield account
     await account.close()
-
-
-def buy(tag: str, symbol: str = "RELIANCE", quantity: int = 2) -> OrderRequest:
-    """An intraday market BUY."""
-    return OrderRequest(client_tag=tag, exchange="NSE", symbol=symbol, side=Side.BUY,
-                        quantity=quantity)
 
 
 # ---- login ---------------------------------------------------------------------------------
@@ -154,13 +148,10 @@ async def test_ltp_is_in_paise(broker: ZerodhaBroker, fake: KiteFake) -> None:
 # ---- failures -------------------------------------------------------------------------------
 
 
+# The fake kit's own rejection, 5xx, rate limit and dead token: tests/test_broker_contract.py.
 @pytest.mark.parametrize(("fault", "error"), [
     (Fault("reject", error_type="InputException", status=400), OrderRejected),
-    (Fault("reject", error_type="MarginException", status=400), OrderRejected),
     (Fault("reject", error_type="OrderException", status=500), OrderRejected),
-    (Fault("rate_limit"), RateLimited),
-    (Fault("token_expired"), TokenExpired),
-    (Fault("error_5xx", status=503, error_type="NetworkException"), Ambiguous),
     (Fault("error_5xx", status=500, error_type="GeneralException"), Ambiguous),
 ])
 async def test_kite_errors_on_an_order_map_to_our_classes(
@@ -169,15 +160,6 @@ async def test_kite_errors_on_an_order_map_to_our_classes(
     with pytest.raises(error):
         await broker.place_order(buy("ERR1"))
     assert fake.book.orders == {}  # none of these booked anything
-
-
-async def test_rate_limited_is_not_sent_and_carries_retry_after(broker: ZerodhaBroker,
-                                                                fake: KiteFake) -> None:
-    fake.book.arm(Fault("rate_limit"))
-    with pytest.raises(RateLimited) as caught:
-        await broker.place_order(buy("RL1"))
-    assert isinstance(caught.value, NotSent)
-    assert caught.value.retry_after_s == 1.0
 
 
 async def test_an_rms_rejection_is_an_accepted_order_that_reads_rejected(
@@ -199,18 +181,6 @@ async def test_failed_reads_are_unavailable_not_order_verdicts(broker: ZerodhaBr
         await broker.get_orders()
     with pytest.raises(BrokerUnavailable):
         await broker.get_order("999")  # unknown id: 400 at Kite, never "absent"
-
-
-async def test_accept_then_timeout_is_ambiguous_and_the_tag_finds_the_order(
-        broker: ZerodhaBroker, fake: KiteFake) -> None:
-    fake.book.arm(Fault("accept_then_timeout", hang_s=5.0))
-    with pytest.raises(Ambiguous, match="ReadTimeout"):
-        await broker.place_order(buy("AMBIG1"))
-    assert len(fake.book.orders) == 1  # the order exists although we never heard so
-    found = await broker.find_by_tag("AMBIG1")
-    assert found is not None
-    assert found.status is BrokerOrderStatus.COMPLETE
-    assert found.broker_order_id == next(iter(fake.book.orders))
 
 
 async def test_booked_then_5xx_is_ambiguous_too(broker: ZerodhaBroker, fake: KiteFake) -> None:

@@ -10,14 +10,22 @@ from quart_schema import Info, QuartSchema
 from core.clock import Clock, RealClock
 from core.settings import Settings
 from web.blueprints import (
+    admin_analytics,
+    admin_dlq,
+    admin_logs,
+    admin_monitoring,
+    admin_strategies,
     admin_system,
     admin_users,
+    analytics,
     auth,
     brokers,
     health,
     market,
+    metrics,
     notifications,
     orders,
+    playground,
     strategies,
     streams,
 )
@@ -51,8 +59,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
     for blueprint in (health.blueprint, auth.blueprint, admin_users.blueprint,
                       admin_system.blueprint, strategies.blueprint, orders.blueprint,
                       market.blueprint, streams.blueprint, notifications.blueprint,
-                      brokers.blueprint):
+                      brokers.blueprint, admin_strategies.blueprint, admin_dlq.blueprint,
+                      admin_logs.blueprint, admin_monitoring.blueprint, metrics.blueprint):
         app.register_blueprint(blueprint)
+    app.register_blueprint(analytics.blueprint)
+    app.register_blueprint(playground.blueprint)
+    app.register_blueprint(admin_analytics.blueprint)
 
     @app.before_serving
     async def _open() -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.db.engine import create_engine, session_factory
+from core.errorlog import ErrorLogWriter, start_error_log
 from core.nats import connect_nats
 from core.redis import create_redis
 from core.settings import Settings
@@ -35,6 +36,8 @@ class Resources:
     services: Services
     hub: EventHub
     """The process's one fan-out of `events.>` to its SSE connections."""
+    errors: ErrorLogWriter | None = None
+    """Stores this process's ERROR/CRITICAL records in `error_logs` (ADM-4)."""
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock) -> Resources:
@@ -64,11 +67,15 @@ class Resources:
             await redis.aclose()
             await engine.dispose()
             raise
-        return cls(settings, clock, engine, sessions, redis, nc, js, services, hub)
+        resources = cls(settings, clock, engine, sessions, redis, nc, js, services, hub)
+        resources.errors = start_error_log("web", sessions, js, clock, settings)
+        return resources
 
     async def close(self) -> None:
         """Drain NATS, then close Redis and the engine."""
         try:
+            if self.errors is not None:
+                await self.errors.stop()
             await self.hub.stop()
             await self.services.resets.drain()
             await self.services.brokers.close()

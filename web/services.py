@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from brokers.connectors import build_connectors
 from brokers.factory import BrokerFactory
 from brokers.quotes import Quotes
+from core.admin.dead_letters import DeadLetterAdmin
+from core.admin.logs import AdminLogs
+from core.admin.strategies import AdminStrategies
+from core.analytics.admin import PlatformAnalytics
+from core.analytics.cache import AnalyticsCache
+from core.analytics.service import UserAnalytics
 from core.auth.accounts import Accounts
 from core.auth.admin_users import AdminUsers
 from core.auth.authenticator import Authenticator
@@ -44,6 +50,11 @@ class Services:
     brokers: BrokerFactory
     quotes: Quotes
     connections: ConnectionService
+    admin_strategies: AdminStrategies
+    dead_letters: DeadLetterAdmin
+    admin_logs: AdminLogs
+    analytics: UserAnalytics
+    platform_analytics: PlatformAnalytics
 
 
 def build_mailer(settings: Settings) -> Mailer:
@@ -55,6 +66,7 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
                    redis: Redis, js: JetStreamContext) -> Services:
     """Wire the services from settings and pools."""
     codec = TokenCodec(settings, clock)
+    analytics_cache = AnalyticsCache(redis, clock, settings.analytics_cache_ttl_s)
     brokers = BrokerFactory(settings, sessions, redis, clock)
     authenticator = Authenticator(sessions, redis, codec, clock, settings.stream_ticket_ttl_s)
     strategies = StrategyService(sessions, redis, EventPublisher(js, clock), clock, Limits(
@@ -79,5 +91,11 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
             sessions, redis, SecretBox(settings.encryption_key_map),
             build_connectors(settings, clock), clock,
             login_ttl_s=settings.broker_login_ttl_s,
-            check_timeout_s=settings.broker_check_timeout_s),
+            check_timeout_s=settings.broker_check_timeout_s,
+            feed_credential_id=settings.feed_broker_credential),
+        admin_strategies=AdminStrategies(sessions, strategies),
+        dead_letters=DeadLetterAdmin(js, sessions),
+        admin_logs=AdminLogs(sessions),
+        analytics=UserAnalytics(sessions, analytics_cache, clock),
+        platform_analytics=PlatformAnalytics(sessions, analytics_cache, clock),
     )

@@ -1,27 +1,40 @@
-"""Angel One's plug of the connect flow (core/connections/connector.py): a direct login
-with the client code, PIN and TOTP secret; no browser redirect."""
+"""Angel One's `Connector` (core/connections/connector.py): a direct login with the client
+code, PIN and TOTP secret (brokers/angel_one/auth.py, AngelHttp.login); no browser.
+
+Secrets: `api_key` (the SmartAPI app key), `client_id` (the client code), `pin` and
+`totp_secret` (the base32 secret behind the QR code Angel shows when TOTP is enabled), all
+required and kept sealed: with them the adapter logs in again by itself when its session
+dies (brokers/angel_one/registry.py). The login's `refreshToken` and `feedToken` are kept
+sealed too (`refresh_token`, `feed_token`); the jwtToken is the access token.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from typing import Final
 
 from brokers.angel_one.auth import ClientIdentity, session_expiry, totp
 from brokers.angel_one.http import AngelHttp
+from brokers.common.connect import connection_error
 from brokers.common.http import Timeouts
 from brokers.errors import BrokerError, TokenExpired
 from core.clock import Clock
 from core.connections.connector import Account, Login, Secrets
-from core.connections.errors import (
-    BrokerUnreachable,
-    CredentialsRejected,
-    LoginFailed,
-    SessionDead,
-)
+from core.connections.errors import LoginFailed
 from core.db.enums import BrokerType
+from core.settings import Settings
+
+LOGIN_REFUSALS: Final = frozenset({"AB1007"})
+"""loginByPassword's answer to a wrong client code or PIN ("Invalid clientcode or password");
+a wrong TOTP is AB1050, which the adapter already reads as TokenExpired."""
 
 
 class AngelOneConnector:
     """Logs an Angel One account in and checks its session."""
+
+    broker_type = BrokerType.ANGEL_ONE.value
+    required = ("api_key", "client_id", "pin", "totp_secret")
 
     def __init__(self, api_url: str, clock: Clock, *, identity: ClientIdentity | None = None,
                  timeouts: Timeouts | None = None) -> None:
@@ -30,22 +43,20 @@ class AngelOneConnector:
         self._identity = identity
         self._timeouts = timeouts
 
-    @property
-    def broker_type(self) -> str:
-        """angel_one."""
-        return BrokerType.ANGEL_ONE.value
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        """The SmartAPI key, the client code, its PIN and the TOTP secret."""
-        return ("api_key", "client_id", "pin", "totp_secret")
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> AngelOneConnector:
+        """The connector for the configured SmartAPI (`ALGO_ANGEL_*`, `ALGO_BROKER_*`)."""
+        return cls(settings.angel_api_url, clock,
+                   identity=ClientIdentity(public_ip=settings.angel_client_public_ip),
+                   timeouts=replace(Timeouts(), connect_s=settings.broker_connect_timeout_s,
+                                    read_s=settings.broker_read_timeout_s))
 
     def login_url(self, secrets: Secrets, state: str) -> str | None:
         """None: Angel One needs no browser login."""
         return None
 
     def redirect_code(self, params: Mapping[str, str]) -> str:
-        """Never called (no redirect)."""
+        """Never called: no login link is handed out, so no redirect comes back."""
         raise LoginFailed("Angel One has no browser login")
 
     async def login(self, secrets: Secrets, code: str | None) -> Login:
@@ -57,11 +68,8 @@ class AngelOneConnector:
                                       totp(secrets["totp_secret"]))
             http.set_session(secrets["api_key"], tokens.jwt_token)
             profile = await http.profile()
-        except TokenExpired as exc:
-            raise CredentialsRejected("Angel One refused the client code, PIN or TOTP: "
-                                      f"{exc.message}") from exc
         except BrokerError as exc:
-            raise BrokerUnreachable(f"Angel One did not answer: {exc.message}") from exc
+            raise connection_error(exc, "Angel One", "login", refusals=LOGIN_REFUSALS) from None
         finally:
             await http.close()
         return Login(access_token=tokens.jwt_token,
@@ -70,19 +78,30 @@ class AngelOneConnector:
                      extra={"refresh_token": tokens.refresh_token,
                             "feed_token": tokens.feed_token})
 
+    def renewable(self, secrets: Secrets) -> bool:
+        """True: the client code, PIN and TOTP secret are required and stored."""
+        return all(secrets.get(name) for name in self.required)
+
     async def check(self, secrets: Secrets, access_token: str) -> Account:
-        """`getProfile` with the stored jwtToken."""
-        http = self._http(secrets["api_key"], access_token)
+        """`getProfile` with the stored jwtToken. When Angel no longer accepts it, a login
+        with the stored PIN and TOTP answers instead: the adapter makes that login by itself
+        before its next call (brokers/angel_one/registry.py), so a dead session with working
+        credentials is usable, and only credentials Angel refuses fail the check."""
+        http = self._http(secrets.get("api_key", ""), access_token)
         try:
             profile = await http.profile()
         except TokenExpired as exc:
-            raise SessionDead(f"Angel One no longer accepts the session: {exc.message}"
-                              ) from exc
+            if not self.renewable(secrets):
+                raise connection_error(exc, "Angel One", "session check", session=True
+                                       ) from None
         except BrokerError as exc:
-            raise BrokerUnreachable(f"Angel One did not answer: {exc.message}") from exc
+            raise connection_error(exc, "Angel One", "session check", session=True) from None
+        else:
+            return Account(account_id=profile.clientcode, name=profile.name)
         finally:
             await http.close()
-        return Account(account_id=profile.clientcode, name=profile.name)
+        login = await self.login(secrets, None)
+        return Account(account_id=login.account_id, name=login.account_name)
 
     def _http(self, api_key: str, jwt: str | None = None) -> AngelHttp:
         return AngelHttp(self._api_url, api_key, identity=self._identity, jwt_token=jwt,

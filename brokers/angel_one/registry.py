@@ -7,7 +7,9 @@ the jwtToken, `encrypted_extra` a JSON object with `client_id` (the client code)
 `token_expires_at`. Building never fails for a missing or unreadable credential: the
 broker then refuses every call with TokenExpired and re-reads the row before each call.
 A session the adapter makes by itself (PIN + TOTP) is written back to the row, so the
-other processes of the account pick it up instead of logging in again.
+other processes of the account pick it up instead of logging in again, and the row is
+marked valid as a login through /broker/connect marks it (the state of
+core/connections/model.py is then `connected`).
 """
 
 from __future__ import annotations
@@ -99,7 +101,9 @@ class AngelOneBuilder:
             return NO_SESSION
 
     async def store(self, user_id: str, credential_id: str, login: AngelSession) -> None:
-        """Seal a session the adapter made into the connection's row."""
+        """Seal a session the adapter made into the connection's row, which is valid again
+        (as after a login through /broker/connect: core/connections/service.py `_store`)."""
+        now = self._clock.now()
         async with self._sessions() as session, session.begin():
             row = await broker_credentials.get_owned_locked(session, user_id, credential_id)
             if row is None:
@@ -108,3 +112,7 @@ class AngelOneBuilder:
             secrets.update(refresh_token=login.refresh_token, feed_token=login.feed_token)
             vault.seal(self._box, row, secrets, login.jwt_token)
             row.token_expires_at = login.expires_at
+            # Angel just accepted this session: whatever marked the old one invalid (the
+            # token check's `token_expired`, a probe's `rejected_by_broker`) no longer holds.
+            row.is_valid, row.status_reason = True, None
+            row.last_validated_at = row.updated_at = now

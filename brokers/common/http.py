@@ -69,12 +69,32 @@ def classify(exc: Exception, call: Call, what: str) -> BrokerError:
     return Ambiguous(detail)
 
 
+class QueryRedacted(logging.Filter):
+    """httpx logs each request's URL (logger "httpx", INFO); some brokers take secrets in
+    the query (Dhan's PIN + TOTP login), so its lines keep the path and drop the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's URL arguments; never drop a record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(f"{str(a).partition('?')[0]}?…" if isinstance(a, httpx.URL)
+                                and a.query else a for a in record.args)
+        return True
+
+
+def redact_request_urls() -> None:
+    """Install QueryRedacted on httpx's logger (once)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, QueryRedacted) for f in logger.filters):
+        logger.addFilter(QueryRedacted())
+
+
 class BrokerHttp:
     """One keep-alive connection pool to one broker's REST root."""
 
     def __init__(self, base_url: str, *, timeouts: Timeouts | None = None,
                  headers: Mapping[str, str] | None = None, max_connections: int = 10,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
+        redact_request_urls()
         self._client = httpx.AsyncClient(
             base_url=base_url, timeout=(timeouts or Timeouts()).for_httpx(),
             headers=dict(headers or {}), transport=transport,

@@ -78,6 +78,10 @@ class KiteConnector:
         finally:
             await http.close()
 
+    def renewable(self, secrets: Secrets) -> bool:
+        """False: every Kite session needs the user's browser login."""
+        return False
+
     async def check(self, secrets: Secrets, access_token: str) -> Account:
         """`GET /user/profile` with the stored session."""
         http = self._http(secrets.get("api_key", ""), access_token)

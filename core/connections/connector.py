@@ -11,7 +11,8 @@ Two kinds of login fit the same three calls:
   to `/broker/callback/{broker_type}` with the code and our `state`; `redirect_code()`
   picks the code out of that query, then `login(secrets, code)` exchanges it.
 - Direct (Dhan access token, Angel One client code + PIN + TOTP): `login(secrets, None)`
-  returns the session at once.
+  returns the session at once; with stored PIN + TOTP it does so again every day without
+  the user (`renewable`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ class Connector(Protocol):
     async def login(self, secrets: Secrets, code: str | None) -> Login:
         """A session from the secrets (and the redirect's code); LoginRequired when a
         browser login is needed, CredentialsRejected, or BrokerUnreachable."""
+        ...
+
+    def renewable(self, secrets: Secrets) -> bool:
+        """True if `login(secrets, None)` makes a new session without the user (Angel One's
+        and Dhan's PIN + TOTP): the token check renews such a connection instead of asking
+        its owner to log in again (core/connections/renewal.py)."""
         ...
 
     async def check(self, secrets: Secrets, access_token: str) -> Account:

@@ -12,6 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
+
+SELF_LOGIN: Final = frozenset({"angel_one"})
+"""Broker types whose adapter logs in again by itself, with the PIN and TOTP secret every
+such connection stores, when its session has died (brokers/angel_one/registry.py): an
+expired session of theirs is no reason to hold a BUY or to ask the user to log in. (Dhan's
+PIN + TOTP connections are renewed by the token check instead: core/connections/renewal.py.)
+"""
 
 
 class State(StrEnum):
@@ -57,6 +65,14 @@ def state_of(cred: CredentialState, now: datetime) -> State:
     return State.CONNECTED if cred.is_valid else State.INVALID
 
 
+def only_expired(cred: CredentialState, now: datetime) -> bool:
+    """True if the session's age is all that is wrong with the connection (past its expiry,
+    or marked invalid for that by the token check)."""
+    state = state_of(cred, now)
+    return state is State.EXPIRED or (state is State.INVALID
+                                      and cred.status_reason == Reason.TOKEN_EXPIRED)
+
+
 def not_ready_reason(cred: CredentialState | None, now: datetime) -> str | None:
     """Why a strategy on this connection cannot trade at `now` (None: it can)."""
     if cred is None or cred.deleted:
@@ -64,6 +80,8 @@ def not_ready_reason(cred: CredentialState | None, now: datetime) -> str | None:
     state = state_of(cred, now)
     if state is State.CONNECTED:
         return None
+    if cred.broker_type in SELF_LOGIN and only_expired(cred, now):
+        return None  # the adapter logs in again before its next call
     if state is State.EXPIRED:
         return f"the {cred.broker_type} access token expired: log in to the broker again"
     if state is State.PENDING_LOGIN:

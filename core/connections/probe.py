@@ -20,8 +20,9 @@ from core.connections import vault
 from core.connections.connector import Connector
 from core.connections.errors import BrokerUnreachable, CredentialsRejected
 from core.connections.health import Health, HealthStore
+from core.connections.keys import key_missing
 from core.connections.model import Reason
-from core.crypto import SecretBox, SecretUnreadable
+from core.crypto import SecretBox, SecretUnreadable, UnknownKey
 from core.db.models import BrokerCredential
 from core.errors import AlgoError
 
@@ -45,10 +46,21 @@ class Prober:
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def probe(self, rows: Iterable[BrokerCredential]) -> dict[str, Health]:
-        """Probe every row that has a session; returns (and records) each result."""
+        """Probe every row that has a session; returns (and records) each result. A row
+        whose probe fails unexpectedly (a connector bug, an outage of our own stores) is
+        logged and left out: it never costs the other rows their results."""
         todo = [r for r in rows if r.encrypted_access_token and r.broker_type in self._connectors]
-        results = await asyncio.gather(*(self._one(row) for row in todo))
-        return {row.id: health for row, health in zip(todo, results, strict=True)}
+        results = await asyncio.gather(*(self._one(row) for row in todo), return_exceptions=True)
+        found: dict[str, Health] = {}
+        for row, result in zip(todo, results, strict=True):
+            if isinstance(result, Health):
+                found[row.id] = result
+            elif isinstance(result, Exception):
+                log.error("broker probe failed", exc_info=result,
+                          extra={"credential_id": row.id, "broker_type": row.broker_type})
+            else:
+                raise result  # a cancellation, or the process exiting
+        return found
 
     async def _one(self, row: BrokerCredential) -> Health:
         connector = self._connectors[row.broker_type]
@@ -57,9 +69,12 @@ class Prober:
                 secrets = vault.open_secrets(self._box, row)
                 token = vault.open_token(self._box, row) or ""
                 await asyncio.wait_for(connector.check(secrets, token), self._timeout_s)
-            except SecretUnreadable:
-                health = self._now(True, "secrets do not decrypt")
-                await self._invalidate(row, Reason.UNREADABLE)
+            except SecretUnreadable as exc:
+                if isinstance(exc, UnknownKey):  # local configuration: never the row's fault
+                    health = self._now(True, key_missing(row.id, exc.key_id))
+                else:
+                    health = self._now(True, "secrets do not decrypt")
+                    await self._invalidate(row, Reason.UNREADABLE)
             except CredentialsRejected as exc:
                 health = self._now(True, exc.message)
                 await self._invalidate(row, Reason.REJECTED)

@@ -7,6 +7,11 @@ that holds a row is waited for, never overwritten). Rows already under the prima
 left alone, so a rerun does nothing and an interrupted run continues where it stopped.
 Retire an old key from `ALGO_ENCRYPTION_KEYS` only after a run reports nothing `unreadable`
 and nothing left under it (`remaining`).
+
+Every run is audited (`keys.rotate`, DESIGN §7): the primary key id, the counts, the
+unreadable rows and the key ids still in use, never a key. A value naming a key this
+process is not configured with (`missing_keys`) is a configuration fault of the run, told
+apart from a value no configured key opens (tampered, or moved to another user).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.connections.vault import SEALED_COLUMNS
-from core.crypto import SecretBox, SecretUnreadable
+from core.crypto import SecretBox, SecretUnreadable, UnknownKey
 from core.db.models import BrokerCredential
-from core.repos import broker_credentials
+from core.repos import audit, broker_credentials
+from core.repos.audit import Actor
 
 log = logging.getLogger("algo.crypto.rotate")
 
@@ -37,6 +43,8 @@ class RotationReport:
     """Ids of rows no configured key opens (left untouched)."""
     remaining: Counter[str] = field(default_factory=Counter)
     """Sealed values still under another key after the run, by key id."""
+    missing_keys: set[str] = field(default_factory=set)
+    """Key ids that unreadable rows name but this run was not configured with."""
 
 
 def _reseal(box: SecretBox, row: BrokerCredential) -> bool:
@@ -66,8 +74,10 @@ async def rotate_keys(sessions: async_sessionmaker[AsyncSession], box: SecretBox
                 report.scanned += 1
                 try:
                     report.rotated += _reseal(box, row)
-                except SecretUnreadable:
+                except SecretUnreadable as exc:
                     report.unreadable.append(row.id)
+                    if isinstance(exc, UnknownKey):
+                        report.missing_keys.add(exc.key_id)
                     log.error("broker credential does not decrypt with any configured key",
                               extra={"credential_id": row.id, "key_id": row.key_id})
                 for column in SEALED_COLUMNS:
@@ -77,8 +87,17 @@ async def rotate_keys(sessions: async_sessionmaker[AsyncSession], box: SecretBox
         if len(rows) < batch_size:
             break
         after = rows[-1].id
+    async with sessions() as session, session.begin():
+        await audit.record(session, Actor(None, "system"), "keys.rotate",
+                           target_type="encryption_key", target_id=report.primary, details={
+                               "scanned": report.scanned, "rotated": report.rotated,
+                               "unreadable": report.unreadable[:100],
+                               "unreadable_count": len(report.unreadable),
+                               "missing_keys": sorted(report.missing_keys),
+                               "remaining": dict(report.remaining)})
     log.info("key rotation finished", extra={"primary": report.primary,
                                               "scanned": report.scanned,
                                               "rotated": report.rotated,
-                                              "unreadable": len(report.unreadable)})
+                                              "unreadable": len(report.unreadable),
+                                              "missing_keys": sorted(report.missing_keys)})
     return report

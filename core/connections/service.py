@@ -6,7 +6,15 @@ broker; views, audit details, errors and log lines carry ids, broker types, acco
 expiry times, never a secret or token. Every change is audited in its own transaction.
 
 Disconnect policy: refused (BRK_005) while a strategy on the connection is RUNNING or holds
-an open position; the caller stops those strategies first (which squares positions off).
+an open position, (BRK_012) while an order on it is still being settled with the broker
+(OPEN/UNKNOWN: the executor reconciles it with this session), and (BRK_011) for the
+connection that streams the platform's market data (`ALGO_FEED_BROKER_CREDENTIAL`).
+
+Account binding: a connection that has logged in once belongs to that broker account; a
+later login (reconnect, daily login, OAuth callback) for another account is refused
+(BRK_010), so a strategy's exit or an order looked up by its tag never goes to an account
+other than the one its entry went to. An OAuth callback finishes only for the user who
+started the login (the pending login's user must be the authenticated caller).
 """
 
 from __future__ import annotations
@@ -33,8 +41,9 @@ from core.connections.errors import (
 )
 from core.connections.health import Health, HealthStore
 from core.connections.logins import PendingLogin, PendingLogins
-from core.connections.model import Reason, State
+from core.connections.model import Reason, State, only_expired
 from core.connections.probe import Prober
+from core.connections.renewal import RenewalReport, Renewer
 from core.connections.views import (
     ConnectionStatus,
     ConnectionView,
@@ -49,6 +58,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.ids import new_id
 from core.repos import audit
 from core.repos import broker_credentials as repo
+from core.repos import orders as orders_repo
 from core.repos import strategies as strategies_repo
 from core.repos.audit import Actor
 
@@ -74,15 +84,18 @@ class ConnectionService:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis,
                  box: SecretBox, connectors: Mapping[str, Connector], clock: Clock, *,
-                 login_ttl_s: int = 600, check_timeout_s: float = 10.0) -> None:
+                 login_ttl_s: int = 600, check_timeout_s: float = 10.0,
+                 feed_credential_id: str | None = None) -> None:
         self._sessions = sessions
         self._box = box
         self._connectors = connectors
         self._clock = clock
+        self._feed_credential_id = feed_credential_id
         self._logins = PendingLogins(redis, login_ttl_s)
         self._health = HealthStore(redis)
         self.prober = Prober(sessions, box, connectors, self._health, clock,
                              timeout_s=check_timeout_s)
+        self.renewer = Renewer(sessions, box, connectors, clock, timeout_s=check_timeout_s)
 
     def connector(self, broker_type: str) -> Connector:
         """The connector of `broker_type`; BRK_001 for paper or an unknown type."""
@@ -115,9 +128,12 @@ class ConnectionService:
     async def complete_login(self, broker_type: str, params: Mapping[str, str],
                              actor: Actor) -> ConnectionView:
         """The broker redirected the user back with a code: exchange it, store the session.
-        The `state` authenticates the redirect (it carries no bearer token)."""
+        `actor` is the authenticated caller: the `state` finishes only the login this user
+        started, so a login link sent to someone else cannot put their broker session on
+        this user's connection (nor the reverse)."""
         connector = self.connector(broker_type)
-        pending = await self._logins.consume(params.get("state", ""), broker_type)
+        pending = await self._logins.consume(params.get("state", ""), broker_type,
+                                             user_id=actor.user_id or "")
         code = connector.redirect_code(params)
         async with self._sessions() as session:
             row = await repo.get_owned(session, pending.user_id, pending.credential_id)
@@ -128,8 +144,7 @@ class ConnectionService:
             login = await connector.login(secrets, code)
         except LoginRequired as exc:
             raise LoginFailed() from exc
-        who = Actor(pending.user_id, actor.role, actor.ip, actor.user_agent)
-        view, _ = await self._store(who, broker_type, row.id, None, secrets, login,
+        view, _ = await self._store(actor, broker_type, row.id, None, secrets, login,
                                     "broker.login")
         return view
 
@@ -179,6 +194,13 @@ class ConnectionService:
             async with self._sessions() as session, session.begin():
                 row = (await self._locked(session, actor, credential_id)
                        if credential_id is not None else None)
+                if row is not None and row.client_id and row.client_id != login.account_id:
+                    log.warning("login for another broker account refused", extra={
+                        "credential_id": row.id, "broker_type": broker_type,
+                        "account_id": row.client_id, "login_account_id": login.account_id})
+                    raise Conflict(code=error_codes.BRK_OTHER_ACCOUNT, details={
+                        "connection_id": row.id, "account_id": row.client_id,
+                        "login_account_id": login.account_id})
                 twin = await repo.find_account(session, actor.user_id or "", broker_type,
                                                login.account_id)
                 if twin is not None and row is None:
@@ -223,6 +245,8 @@ class ConnectionService:
         try:
             if request.credential_id is not None and not request.secrets and not request.code:
                 row = await self._owned(user_id, request.credential_id)
+                if row.broker_type != request.broker_type:  # never send a token elsewhere
+                    raise NotFound(code=error_codes.BRK_NOT_FOUND)
                 token = self._token(row)
                 if token is None:
                     return Validation(False, kind, error_code=error_codes.BRK_LOGIN_FAILED.code,
@@ -241,16 +265,24 @@ class ConnectionService:
         return Validation(True, kind, login.account_id, login.account_name, login.expires_at)
 
     async def disconnect(self, actor: Actor, credential_id: str) -> None:
-        """Remove the connection and wipe its secrets; BRK_005 while it is in use."""
+        """Remove the connection and wipe its secrets; BRK_005 while it is in use, BRK_012
+        while an order on it is unfinished, BRK_011 for the market-data connection."""
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             row = await self._locked(session, actor, credential_id)
+            if credential_id == self._feed_credential_id:
+                raise Conflict(code=error_codes.BRK_FEED_ACCOUNT)
             using = await strategies_repo.using_credential(session, credential_id)
             busy = [sid for sid, status, position in using
                     if status == StrategyStatus.RUNNING.value
                     or position == Position.BOUGHT.value]
             if busy:
                 raise Conflict(code=error_codes.BRK_IN_USE, details={"strategies": busy})
+            unfinished = await orders_repo.unfinished_on_credential(session, credential_id)
+            if unfinished:
+                raise Conflict(code=error_codes.BRK_UNFINISHED_ORDERS, details={
+                    "orders": [oid for oid, _ in unfinished],
+                    "strategies": sorted({sid for _, sid in unfinished})})
             vault.wipe(row)
             row.deleted_at = row.updated_at = now
             row.is_valid, row.status_reason = False, Reason.DISCONNECTED.value
@@ -268,6 +300,13 @@ class ConnectionService:
             running = await strategies_repo.running_per_credential(session, user_id)
         if check:
             now = self._clock.now()
+            renewal = RenewalReport()  # what renews itself is logged in again first
+            for row in rows:
+                if only_expired(repo.state_of_row(row), now):
+                    await self.renewer.renew(row, renewal)
+            if renewal.renewed or renewal.refused:
+                async with self._sessions() as session:
+                    rows = await repo.list_live(session, user_id)
             await self.prober.probe([r for r in rows if view_of(r, now).state is State.CONNECTED])
             async with self._sessions() as session:
                 rows = await repo.list_live(session, user_id)

@@ -15,14 +15,23 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core.db.tls import split_tls
+
 log = logging.getLogger("algo.db")
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
                   slow_query_ms: int = 100, pre_ping: bool = True) -> AsyncEngine:
-    """A pooled asyncpg engine that logs statements slower than `slow_query_ms` (OPS-3)."""
+    """A pooled asyncpg engine that logs statements slower than `slow_query_ms` (OPS-3).
+
+    libpq TLS options in the URL (`sslmode=verify-full&sslrootcert=…`) are honoured
+    (core/db/tls.py)."""
+    clean_url, tls = split_tls(url)
+    connect_args: dict[str, Any] = {"timeout": 5, "command_timeout": 30}
+    if tls is not None:
+        connect_args["ssl"] = tls
     engine = create_async_engine(
-        url,
+        clean_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         # The ping costs ~10% of a cheap request, and saves the first query after a
@@ -31,7 +40,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
         # statements on every checkout of the order path.
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
-        connect_args={"timeout": 5, "command_timeout": 30},
+        connect_args=connect_args,
     )
     _log_slow_queries(engine, slow_query_ms / 1000)
     return engine

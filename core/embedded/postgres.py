@@ -124,3 +124,8 @@ class EmbeddedPostgres:
             [_bin("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "30", "stop"],
             check=False, capture_output=True, timeout=60, user=_system_user(),
         )
+
+
+def pg_tool(name: str) -> str:
+    """Path of a PostgreSQL client program shipped by pgserver (pg_dump, pg_restore, psql)."""
+    return _bin(name)

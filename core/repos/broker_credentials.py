@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.connections.model import CredentialState, Reason
+from core.connections.model import SELF_LOGIN, CredentialState, Reason
 from core.db.models import BrokerCredential
 
 
@@ -93,25 +93,34 @@ def state_of_row(row: BrokerCredential) -> CredentialState:
     return _state(row)
 
 
-async def expire_due(session: AsyncSession, now: datetime) -> int:
-    """Mark every live, still-valid connection whose token is past its expiry invalid."""
+async def expire_due(session: AsyncSession, now: datetime, *,
+                     keep: Collection[str] = ()) -> int:
+    """Mark every live, still-valid connection whose token is past its expiry invalid, but
+    for those that log in again by themselves (`SELF_LOGIN` brokers, and the ids in
+    `keep`: connections the token check renews)."""
     result = await session.execute(
         update(BrokerCredential)
         .where(BrokerCredential.deleted_at.is_(None), BrokerCredential.is_valid.is_(True),
-               BrokerCredential.token_expires_at <= now)
+               BrokerCredential.token_expires_at <= now,
+               BrokerCredential.broker_type.not_in(sorted(SELF_LOGIN)),
+               BrokerCredential.id.not_in(sorted(keep)))
         .values(is_valid=False, status_reason=Reason.TOKEN_EXPIRED.value, updated_at=now))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def dead_before(session: AsyncSession, deadline: datetime) -> list[BrokerCredential]:
     """Live connections that hold a token and will not be valid at `deadline` (expired by
-    then, or refused by the broker), oldest first."""
+    then, or refused by the broker), oldest first. A `SELF_LOGIN` broker's connection is
+    one only when refused (or unreadable): its expiry renews itself."""
+    refused = and_(BrokerCredential.is_valid.is_(False),
+                   BrokerCredential.status_reason.is_distinct_from(Reason.TOKEN_EXPIRED.value))
     return list((await session.execute(
         select(BrokerCredential).where(
             BrokerCredential.deleted_at.is_(None),
             BrokerCredential.encrypted_access_token.is_not(None),
             or_(BrokerCredential.token_expires_at <= deadline,
-                BrokerCredential.is_valid.is_(False)))
+                BrokerCredential.is_valid.is_(False)),
+            or_(BrokerCredential.broker_type.not_in(sorted(SELF_LOGIN)), refused))
         .order_by(BrokerCredential.id))).scalars())
 
 
@@ -123,3 +132,11 @@ async def batch_after(session: AsyncSession, after: str, limit: int) -> list[Bro
         .order_by(BrokerCredential.id).limit(limit)
         .with_for_update())).scalars())
 
+
+
+async def key_ids_in_use(session: AsyncSession) -> dict[str, int]:
+    """How many credentials each encryption key id seals (backups record the ids, never keys)."""
+    rows = await session.execute(
+        select(BrokerCredential.key_id, func.count()).where(BrokerCredential.key_id.is_not(None))
+        .group_by(BrokerCredential.key_id))
+    return {str(key_id): int(count) for key_id, count in rows.all()}

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.db.enums import OrderStatus
 from core.db.models import BrokerCredential, Order, OrderLog, Strategy
@@ -79,10 +80,17 @@ async def with_strategies(session: AsyncSession, order_ids: Iterable[str],
     return {order.id: (order, strategy) for order, strategy in rows}
 
 
-async def open_orders(session: AsyncSession, *, limit: int = 1000) -> Sequence[Order]:
+def _live(today: date) -> ColumnElement[bool]:
+    """Not an order of a replayed (simulated, past) day: a playground replay settles and
+    announces those itself, on its own bus, while it runs."""
+    return or_(Order.is_simulated.is_(False), Order.trading_day >= today)
+
+
+async def open_orders(session: AsyncSession, today: date, *, limit: int = 1000,
+                      ) -> Sequence[Order]:
     """Orders whose fate is not settled yet, oldest first (for reconciliation)."""
     return (await session.execute(
-        select(Order).where(Order.status.in_([s.value for s in OPEN]))
+        select(Order).where(Order.status.in_([s.value for s in OPEN]), _live(today))
         .order_by(Order.created_at).limit(limit))).scalars().all()
 
 
@@ -142,12 +150,12 @@ async def mark_announced(session: AsyncSession, order_ids: Sequence[str],
                           .values(announced_at=now))
 
 
-async def unannounced(session: AsyncSession, completed_before: datetime, *,
+async def unannounced(session: AsyncSession, completed_before: datetime, today: date, *,
                       limit: int = 500) -> Sequence[Order]:
     """Final orders whose announcement did not go out (a crash or an outage after commit)."""
     return (await session.execute(
         select(Order).where(Order.announced_at.is_(None), Order.completed_at.is_not(None),
-                            Order.completed_at < completed_before)
+                            Order.completed_at < completed_before, _live(today))
         .order_by(Order.completed_at).limit(limit))).scalars().all()
 
 
@@ -164,3 +172,16 @@ async def unprotected_positions(session: AsyncSession, trading_day: date, now_ti
                                or_(Strategy.status != "RUNNING", Strategy.sell_time <= now_time),
                                ~live.exists()))
     ).scalars().all()
+
+
+async def unfinished_on_credential(session: AsyncSession, credential_id: str,
+                                   ) -> list[tuple[str, str]]:
+    """(order id, strategy id) of every order on this broker connection whose fate is still
+    being settled with the broker (an OPEN status), oldest first: the connection's session
+    is what the executor reconciles them with."""
+    rows = await session.execute(
+        select(Order.id, Order.strategy_id).where(
+            Order.broker_credential_id == credential_id,
+            Order.status.in_(sorted(s.value for s in OPEN)))
+        .order_by(Order.created_at, Order.id))
+    return [(order_id, strategy_id) for order_id, strategy_id in rows.all()]

@@ -17,9 +17,9 @@ from core.messages import OrderCommand
 log = logging.getLogger("algo.pipeline.executor")
 
 SUBJECT: Final = subjects.dlq(subjects.COMMANDS, "executor")
-REASON_HEADER: Final = "Algo-Reason"
-SUBJECT_HEADER: Final = "Algo-Subject"
-DELIVERIES_HEADER: Final = "Algo-Deliveries"
+REASON_HEADER: Final = subjects.DLQ_REASON_HEADER
+SUBJECT_HEADER: Final = subjects.DLQ_SUBJECT_HEADER
+DELIVERIES_HEADER: Final = subjects.DLQ_DELIVERIES_HEADER
 
 
 class DeadLetters:

@@ -10,7 +10,10 @@ reconciler (reconcile.py) drives the same `settle` for orders whose command is g
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from typing import Final
 
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +42,9 @@ from pipeline.executor.placement import Placer
 
 log = logging.getLogger("algo.pipeline.executor")
 
+ANNOUNCE_RETRY_S: Final = (0.5, 1.0, 2.0, 4.0)
+"""Waits between tries of an announcement before it is left to the sweeper."""
+
 
 class CommandHandler:
     """Turns one command into at most one broker order."""
@@ -63,8 +69,9 @@ class CommandHandler:
             self._reload_many, max_size=BATCH_SIZE)
         self._commits: Batcher[tuple[Order, Outcome], Prepared] = Batcher(
             self._commit_many, max_size=BATCH_SIZE)
+        # Nobody waits on these marks: they gather for a moment, one UPDATE for many.
         self._announced: Batcher[str, None] = Batcher(self._mark_announced,
-                                                      max_size=BATCH_SIZE * 4)
+                                                      max_size=BATCH_SIZE * 4, linger_s=0.2)
         self.sent = 0
         """Orders this handler sent to a broker (a send attempt counts once)."""
 
@@ -85,8 +92,26 @@ class CommandHandler:
         if not orders_repo.is_final(prepared.order.status):
             async with self._locks.hold(command.strategy_id, command.action) as lease:
                 prepared = await self.settle(prepared.order.id, lease, fresh=prepared.fresh)
-        await self.announce(prepared.order, prepared.strategy)
+        await self._announce_or_leave(prepared)
         return prepared.order
+
+    async def _announce_or_leave(self, prepared: Prepared) -> None:
+        """Announce, retrying in place while NATS or Redis recovers (a stream electing a
+        leader takes seconds); a final order whose announcement still fails is left to the
+        sweeper, which repeats it, rather than burning the command's deliveries on it."""
+        final = orders_repo.is_final(prepared.order.status)
+        for delay in (*ANNOUNCE_RETRY_S, None):
+            try:
+                await self.announce(prepared.order, prepared.strategy)
+                return
+            except Exception as exc:
+                if not final:
+                    raise
+                if delay is None:
+                    log.warning("announcement left to the sweeper: %s", exc,
+                                extra={"order_id": prepared.order.id})
+                    return
+            await asyncio.sleep(delay)  # real time: waiting for a server, not a schedule
 
     async def settle(self, order_id: str, lease: Lease, *, fresh: bool) -> Prepared:
         """Steps 4-6 for one order, with its lock held: send it, or find out what became
@@ -147,6 +172,12 @@ class CommandHandler:
         if order.side == "SELL" and order.filled_quantity > 0 and not order.is_simulated:
             await self._check_daily_loss(order)
 
+    async def drain(self) -> None:
+        """Let the announced-marks still gathering be written (at shutdown; a few seconds
+        at most: a mark that is lost only means the sweeper announces again)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._announced.drain(), timeout=5.0)
+
     async def _reload_many(self, order_ids: list[str],
                            ) -> list[tuple[Order, Strategy] | BaseException]:
         async with self._sessions() as session:
@@ -170,7 +201,9 @@ class CommandHandler:
                 if not orders_repo.is_final(row.status):
                     await ledger.record(session, row, strategy, outcome, now)
                 elif outcome.sends:
-                    log.error("an order already settled was sent again",
+                    # Never expected: a second order may exist at the broker. Critical, so
+                    # the admins are alerted (error log) to check it by hand.
+                    log.critical("an order already settled was sent again",
                               extra={"order_id": row.id, "status": row.status})
                 results.append(Prepared(row, strategy, fresh=False))
         return results

@@ -22,7 +22,7 @@ from typing import Final
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import Clock, now_ist
+from core.clock import Clock, now_ist, trading_day
 from core.commands import build_command, publish_command
 from core.db.enums import OrderAction
 from core.db.models import Strategy
@@ -61,7 +61,7 @@ class Reconciler:
     async def settle_open(self, *, min_age_s: float) -> int:
         """Settle every open order older than `min_age_s`, a few at a time."""
         async with self._sessions() as session:
-            rows = await orders_repo.open_orders(session)
+            rows = await orders_repo.open_orders(session, trading_day(self._clock))
         cutoff = self._clock.now() - timedelta(seconds=min_age_s)
         gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -87,7 +87,7 @@ class Reconciler:
         """Announce final orders whose announcement did not go out."""
         before = self._clock.now() - timedelta(seconds=UNANNOUNCED_AFTER_S)
         async with self._sessions() as session:
-            rows = await orders_repo.unannounced(session, before)
+            rows = await orders_repo.unannounced(session, before, trading_day(self._clock))
             pairs = [(order, await session.get(Strategy, order.strategy_id)) for order in rows]
         for order, strategy in pairs:
             if strategy is None:

@@ -66,6 +66,7 @@ class ExecutorService(Service):
         """Finish in-flight commands (up to the shutdown timeout), then close brokers."""
         await cancel_and_wait([t for t in (self._periodic, self._first) if t is not None])
         await self.consumer.stop(self.ctx.settings.shutdown_timeout_s)
+        await self.handler.drain()
         await self.brokers.close()
 
     async def _first_round(self) -> None:

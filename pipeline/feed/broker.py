@@ -13,10 +13,17 @@ Every `start()` re-reads the credential and builds the account afresh through th
 factory, so a session renewed by a new login is picked up at the next (re)start; a missing
 credential, or a dead session (TokenExpired from the ticker), is a failure the source runner
 retries with backoff. The stale-feed watchdog's REST fallback is the same account's LTP.
+
+The credential must belong to an active admin: the feed serves every user, so a user's own
+connection (which its owner may disconnect or let lapse, and whose account the platform
+then streams for everyone) is refused at every start with a CRITICAL log line (an admin
+alert through the error log) until an admin's connection is configured. Disconnecting the
+configured credential is refused by /broker/disconnect (BRK_011).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
@@ -25,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from brokers.base import BaseBroker, Ticker
 from brokers.factory import BrokerFactory
 from core.clock import Clock
-from core.db.models import BrokerCredential
+from core.db.enums import Role
+from core.db.models import BrokerCredential, User
 from core.messages import Tick
 from core.settings import Settings
 from pipeline.feed.errors import SourceFailed
@@ -33,6 +41,8 @@ from pipeline.feed.sources import Instrument
 from pipeline.feed.ticker import TickerSource
 
 NAME = "broker"
+
+log = logging.getLogger("algo.feed.broker")
 
 
 class BrokerAccount:
@@ -43,18 +53,33 @@ class BrokerAccount:
         self._credential_id = credential_id
         self._factory = factory
         self._sessions = sessions
+        self._alerted = False
 
     async def broker(self) -> BaseBroker:
         """The connected broker of the credential (SourceFailed if it is gone)."""
         async with self._sessions() as session:
             # By id alone: the credential is chosen by configuration, not by a tenant.
             row = await session.get(BrokerCredential, self._credential_id)
+            owner = None if row is None else await session.get(User, row.user_id)
         if row is None or row.deleted_at is not None:
             raise SourceFailed(f"the market-data credential {self._credential_id} "
                                "(ALGO_FEED_BROKER_CREDENTIAL) does not exist")
+        if owner is None or owner.role != Role.ADMIN.value or not owner.is_active \
+                or owner.deleted_at is not None:
+            self._refuse_owner(row.user_id)
         return await self._factory.for_account(user_id=row.user_id,
                                                broker_type=row.broker_type,
                                                credential_id=row.id)
+
+    def _refuse_owner(self, user_id: str) -> None:
+        message = (f"the market-data credential {self._credential_id} "
+                   f"(ALGO_FEED_BROKER_CREDENTIAL) belongs to {user_id}, who is not an "
+                   "active admin: configure a broker connection of an admin")
+        if not self._alerted:
+            self._alerted = True
+            log.critical(message, extra={"credential_id": self._credential_id,
+                                         "user_id": user_id})
+        raise SourceFailed(message)
 
     async def ticker(self) -> Ticker:
         """A new market-data stream of the account."""

@@ -12,6 +12,7 @@ from core.messages import Tick
 from pipeline.feed.aggregate import Aggregator
 from pipeline.feed.ltp_cache import LtpCache
 from pipeline.feed.publisher import TickPublisher
+from pipeline.feed.recorder import TickRecorder
 from pipeline.feed.sources import Instrument
 
 
@@ -32,12 +33,13 @@ class TickPipe:
     """Takes the sources' ticks; publishes the newest of each needed instrument."""
 
     def __init__(self, aggregator: Aggregator, publisher: TickPublisher,
-                 ltp: LtpCache) -> None:
+                 ltp: LtpCache, recorder: TickRecorder | None = None) -> None:
         self._accept = aggregator.accept
         self._slot = aggregator.slot
         self._add = publisher.add
         self._note = ltp.note
         self.flush = publisher.flush
+        self._record = None if recorder is None else recorder.record
         self.injected = 0
 
     def offer(self, tick: Tick, stats: SourceStats) -> bool:
@@ -48,6 +50,8 @@ class TickPipe:
             stats.dropped += 1
             return False
         self._note(slot.ltp_key, tick.ltp_paise)
+        if self._record is not None:
+            self._record(tick)
         return self._add(slot.subject, tick)
 
     def inject(self, instrument: Instrument, paise: int, now_ns: int) -> bool:

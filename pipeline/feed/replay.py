@@ -81,6 +81,16 @@ def _rows(f: io.TextIOWrapper, jsonl: bool) -> Iterator[_Row | None]:
             yield None
 
 
+def read_ticks(path: Path) -> Iterator[tuple[int, str, str, int]]:
+    """A file's readable rows as (exchange_ts, exchange, symbol, ltp_paise), in file order
+    (the playground's replay engine reads recorded days through this)."""
+    check_file(path)
+    with path.open(newline="") as f:
+        for row in _rows(f, path.suffix.lower() in JSONL_SUFFIXES):
+            if row is not None:
+                yield row.exchange_ts, row.exchange, row.symbol, row.ltp_paise
+
+
 class ReplaySource:
     """Plays a recorded file once, for the subscribed instruments."""
 

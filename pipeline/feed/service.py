@@ -25,6 +25,7 @@ from pipeline.feed.errors import FeedConfigError
 from pipeline.feed.ltp_cache import LtpCache
 from pipeline.feed.pipe import TickPipe
 from pipeline.feed.publisher import TickPublisher
+from pipeline.feed.recorder import TickRecorder, recording_path
 from pipeline.feed.runner import SourceRunner
 from pipeline.feed.sources import Instrument, TickSource
 from pipeline.feed.tracking import RESYNC_INTERVAL_S, InterestTracker
@@ -52,7 +53,9 @@ class FeedService(Service):
         self.publisher = TickPublisher(ctx.nc, self.log)
         self.ltp = LtpCache(ctx.redis, ctx.clock, settings.feed_ltp_interval_ms / 1000,
                             self.log)
-        self.pipe = TickPipe(self.aggregator, self.publisher, self.ltp)
+        self.recorder = None if settings.feed_record_path is None else TickRecorder(
+            recording_path(settings.feed_record_path, ctx.clock))
+        self.pipe = TickPipe(self.aggregator, self.publisher, self.ltp, self.recorder)
         self.tracker = InterestTracker(ctx.js, ctx.redis, ctx.clock, self.log,
                                        self._on_change, resync_interval_s=resync_interval_s)
         self.runners = [SourceRunner(s, self.pipe, ctx.clock, self.log, self._wanted)
@@ -139,6 +142,8 @@ class FeedService(Service):
             await self.publisher.flush()
         with contextlib.suppress(Exception):
             await self.ltp.flush()
+        if self.recorder is not None:
+            self.recorder.close()
 
     # ---- interest ----------------------------------------------------------------------
 

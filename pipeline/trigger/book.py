@@ -18,6 +18,7 @@ from core.strategies.strategy_validator import PAPER
 from pipeline.trigger import plan
 from pipeline.trigger.readiness import needs_broker
 from pipeline.trigger.schedule import Entry, Key, Schedule
+from pipeline.trigger.upcoming import Upcoming
 
 
 class Book:
@@ -35,6 +36,14 @@ class Book:
         """Fired or reported today; never armed again today."""
         self._held: dict[Key, tuple[Entry, str]] = {}
         """BUYs due but held by the readiness gate, re-checked until their grace ends."""
+        self._was_held: dict[Key, str] = {}
+        """Why BUYs were held before a newer record re-armed them (for their missed report)."""
+        self._abandoned: list[tuple[Entry, str]] = []
+        """Held BUYs whose strategy stopped: owed a missed report (take_abandoned)."""
+        self.upcoming = Upcoming()
+        """The real-broker BUYs still owed, by time (for the readiness loop)."""
+        self._armed_brokers: set[str] = set()
+        """Connections of BUYs armed since the readiness loop last asked (take_armed)."""
         self.day: date | None = None
         self._market_open = False
 
@@ -67,6 +76,9 @@ class Book:
         self.schedule.clear()
         self._moved_at.clear()
         self._held.clear()
+        self._was_held.clear()
+        self._abandoned.clear()
+        self.upcoming.clear()
         self._done = set(done)
         past: list[Entry] = []
         for record in self._records.values():
@@ -81,6 +93,10 @@ class Book:
         """
         old = self._records.get(record.strategy_id)
         self.hold(record)
+        for action in plan.ACTIONS:  # the newer record decides: re-judged from scratch
+            held = self._held.pop((record.strategy_id, action), None)
+            if held is not None:
+                self._was_held[(record.strategy_id, action)] = held[1]
         if old is not None and changed_at is not None:
             for (action, was), (_, wall) in zip(plan.wall_times(old), plan.wall_times(record),
                                                 strict=True):
@@ -93,8 +109,10 @@ class Book:
         self._records.pop(strategy_id, None)
         self._revs[strategy_id] = max(rev, self._revs.get(strategy_id, -1))
         for action in plan.ACTIONS:
-            self.schedule.discard((strategy_id, action))
-            self._held.pop((strategy_id, action), None)
+            self._discard((strategy_id, action))
+            held = self._held.pop((strategy_id, action), None)
+            if held is not None:
+                self._abandoned.append(held)
 
     def since(self, entry: Entry) -> datetime | None:
         """When the schedule defining `entry` came to be (start, or the move of its time)."""
@@ -117,7 +135,7 @@ class Book:
         """The key was fired or reported (or found fired): never arm it again today."""
         self._done.add(key)
         self._held.pop(key, None)
-        self.schedule.discard(key)
+        self._discard(key)
 
     def hold_back(self, entry: Entry, until: datetime, reason: str) -> bool:
         """Keep a due entry owed, re-checked at `until` (the readiness gate held it); False
@@ -135,19 +153,33 @@ class Book:
         held = self._held.get(key)
         return None if held is None else held[1]
 
-    def brokers(self) -> set[str]:
-        """The broker connections the held strategies trade on (paper excluded)."""
-        return {r.broker for r in self._records.values() if needs_broker(r)}
+    def was_held(self, key: Key) -> str | None:
+        """Why the key's BUY was held before a newer record re-armed it (None: it was not)."""
+        return self._was_held.get(key)
+
+    def take_abandoned(self) -> list[tuple[Entry, str]]:
+        """The held BUYs whose strategy stopped since the last call, with why they were held."""
+        taken, self._abandoned = self._abandoned, []
+        return taken
 
     def held_brokers(self) -> set[str]:
         """The connections of held BUYs."""
         return {entry.record.broker for entry, _ in self._held.values()}
 
-    def brokers_due(self, now: datetime, within: timedelta) -> set[str]:
-        """The connections with a BUY due between now and `within` from now."""
-        until = now + within
-        return {e.record.broker for e in self.schedule.entries()
-                if e.action is OrderAction.BUY and needs_broker(e.record) and e.at <= until}
+    def take_armed(self) -> set[str]:
+        """The connections of BUYs armed since the last call (the readiness view loads them
+        once, whenever their BUY is; then only near their BUY)."""
+        taken, self._armed_brokers = self._armed_brokers, set()
+        return taken
+
+    def brokers_near(self, until: datetime) -> dict[str, datetime]:
+        """The connections with an owed BUY due by `until`, each with its earliest BUY
+        (linear in the BUYs near, not in the schedule)."""
+        near: dict[str, datetime] = {}
+        for at, broker in self.upcoming.near(until).values():
+            if broker not in near or at < near[broker]:
+                near[broker] = at
+        return near
 
     def trades_today(self, record: StrategyRuntime) -> bool:
         """A paper strategy trades every day when the paper market is always open."""
@@ -160,12 +192,21 @@ class Book:
         for action, at in plan.times_on(record, self.day):
             key = (record.strategy_id, action)
             if not trades or key in self._done:
-                self.schedule.discard(key)
+                self._discard(key)
                 continue
             entry = Entry(day=self.day, at=at, action=action, record=record)
             if at > now:
                 self.schedule.put(entry)  # replaces the key's old time in this one step
+                if action is OrderAction.BUY and needs_broker(record):
+                    self.upcoming.add(key, at, record.broker)
+                    self._armed_brokers.add(record.broker)
+                else:
+                    self.upcoming.discard(key)
             else:
-                self.schedule.discard(key)
+                self._discard(key)
                 past.append(entry)
         return past
+
+    def _discard(self, key: Key) -> None:
+        self.schedule.discard(key)
+        self.upcoming.discard(key)

@@ -1,5 +1,7 @@
 """Telling the user a BUY is held because the broker is not ready (BRK-10): once per
-strategy and day, whichever replica held it first (SADD on the day's held set decides).
+strategy and day, whichever replica held it first (SADD on the day's held set decides), and
+not at all if a replica already fired it or decided it (decision.py). The reason is kept
+in the day's held-reasons hash, for a restarted replica's missed report.
 
 The ERROR event (`kind: buy_held`) and a notification say why and what "held" means: no
 order is sent; the BUY is re-checked every few seconds and fires as soon as the broker is
@@ -44,9 +46,9 @@ class HeldReporter:
     async def report(self, entry: Entry, reason: str) -> None:
         """Announce that `entry` is held for `reason`, unless it already was today."""
         set_trace_id(new_trace_id())
-        if not await retry_forever(lambda: self._claim(entry), clock=self._clock,
+        if not await retry_forever(lambda: self._claim(entry, reason), clock=self._clock,
                                    log=self._log, what="claiming a held BUY"):
-            return
+            return  # announced already, or another replica fired (or decided) it
         record = entry.record
         body = (f"The BUY of {record.quantity} {record.exchange}:{record.symbol} due at "
                 f"{entry.at.astimezone(IST):%H:%M:%S} IST is held: {reason}. No order has "
@@ -77,10 +79,15 @@ class HeldReporter:
             "strategy_id": record.strategy_id, "broker_credential_id": record.broker,
             "reason": reason})
 
-    async def _claim(self, entry: Entry) -> bool:
-        key = redis_keys.trigger_held(entry.day.isoformat())
+    async def _claim(self, entry: Entry, reason: str) -> bool:
+        day = entry.day.isoformat()
+        name = member(entry)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(key, member(entry))
-            pipe.expire(key, FIRED_TTL_S)
-            added, _ = await pipe.execute()
-        return bool(added)
+            pipe.sadd(redis_keys.trigger_held(day), name)
+            pipe.expire(redis_keys.trigger_held(day), FIRED_TTL_S)
+            pipe.hsetnx(redis_keys.trigger_held_reasons(day), name, reason)
+            pipe.expire(redis_keys.trigger_held_reasons(day), FIRED_TTL_S)
+            pipe.sismember(redis_keys.trigger_fired(day), name)
+            pipe.hget(redis_keys.trigger_decided(day), name)
+            added, _, _, _, fired, decided = await pipe.execute()
+        return bool(added) and not fired and decided is None

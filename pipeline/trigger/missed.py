@@ -1,7 +1,9 @@
 """Reporting a trigger that came too late to trade: once, whichever replica saw it first.
 
-The day's missed set decides who reports (SADD returns 1 to one replica only); that
-replica publishes an ERROR event and writes the user's notification.
+The day's decision hash decides (decision.py): the replica whose HSETNX of `missed` lands
+first reports, unless a replica decided to fire it before (a held BUY found ready, a late
+fire) or the fired set already has it (an on-time fire, which records its decision only
+after the ack). That replica publishes an ERROR event and writes the user's notification.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,21 +24,40 @@ from core.messages import Event
 from core.repos import notifications
 from core.trace import new_trace_id, set_trace_id
 from pipeline.retry import retry_forever
+from pipeline.trigger import decision
 from pipeline.trigger.firing import FIRED_TTL_S
 from pipeline.trigger.plan import member
 from pipeline.trigger.schedule import Entry, Key
 
 KIND: Final = "trigger_missed"
+SELL_CAME: Final = "its SELL time had come (a BUY is never sent after its SELL)"
+RESCHEDULED: Final = ("its time was then changed to one already past (or the strategy "
+                      "restarted)")
+STOPPED: Final = "the strategy was then stopped"
+
+
+class Why(NamedTuple):
+    """Why an entry is missed: the readiness gate's reason if it held it, and what ended it
+    if not the grace period (None: the grace period)."""
+
+    held_because: str | None = None
+    ended: str | None = None
 
 
 def describe(entry: Entry, late_s: float, grace_s: float,
-             held_because: str | None = None) -> tuple[str, str]:
+             held_because: str | None = None, ended: str | None = None) -> tuple[str, str]:
     """The notification's title and body."""
     record = entry.record
     action = entry.action.value
-    why = (f"it was held because {held_because}, and the broker was still not ready when "
-           f"the {grace_s:.0f} s grace period ended" if held_because else
-           f"it was {late_s:.0f} s late, past the {grace_s:.0f} s grace period")
+    if held_because and ended:
+        why = f"it was held because {held_because}, and {ended} before the broker was ready"
+    elif held_because:
+        why = (f"it was held because {held_because}, and the broker was still not ready "
+               f"when the {grace_s:.0f} s grace period ended")
+    elif ended:
+        why = f"it was {late_s:.0f} s late and {ended}"
+    else:
+        why = f"it was {late_s:.0f} s late, past the {grace_s:.0f} s grace period"
     body = (f"The {action} of {record.quantity} {record.exchange}:{record.symbol} due at "
             f"{entry.at.astimezone(IST):%H:%M:%S} IST on {entry.day.isoformat()} was not sent: "
             f"{why}. No order was placed for it.")
@@ -62,23 +83,21 @@ class MissedReporter:
         """Missed entries this instance reported (another replica may have reported others)."""
 
     async def report(self, entries: list[Entry], now: datetime,
-                     held_because: Mapping[Key, str] | None = None) -> None:
-        """Report each entry unless another replica already has; `held_because` names the
-        entries the readiness gate held until their grace ended, and why."""
+                     why: Mapping[Key, Why] | None = None) -> None:
+        """Report each entry unless another replica already has, or fired it; `why` names
+        the entries the readiness gate held, or that something other than the grace period
+        ended, and why."""
         for entry in entries:
-            await self._report(entry, now, (held_because or {}).get(entry.key))
+            await self._report(entry, now, (why or {}).get(entry.key, Why()))
 
-    async def _report(self, entry: Entry, now: datetime, held_because: str | None) -> None:
+    async def _report(self, entry: Entry, now: datetime, why: Why) -> None:
         set_trace_id(new_trace_id())
-        if held_because is not None and await retry_forever(
-                lambda: self._fired(entry), clock=self._clock, log=self._log,
-                what="reading the fired triggers"):
-            return  # another replica found the broker ready and fired it
         if not await retry_forever(lambda: self._claim(entry), clock=self._clock,
                                    log=self._log, what="claiming a missed trigger"):
-            return
+            return  # reported by another replica, or fired
+        held_because = why.held_because
         late_s = (now - entry.at).total_seconds()
-        title, body = describe(entry, late_s, self._grace_s, held_because)
+        title, body = describe(entry, late_s, self._grace_s, held_because, why.ended)
         record = entry.record
         data: dict[str, Any] = {"kind": KIND, "action": entry.action.value,
                                 "trading_day": entry.day.isoformat(),
@@ -86,6 +105,8 @@ class MissedReporter:
                                 "late_s": round(late_s, 3), "message": body}
         if held_because is not None:
             data["held_because"] = held_because
+        if why.ended is not None:
+            data["ended"] = why.ended
         event = self._events.build(EventType.ERROR, user_id=record.user_id,
                                    strategy_id=record.strategy_id, rev=record.rev, data=data)
         await retry_forever(lambda: self._events.publish(event), clock=self._clock,
@@ -97,17 +118,18 @@ class MissedReporter:
             "strategy_id": record.strategy_id, "action": entry.action.value,
             "trading_day": entry.day.isoformat(), "late_s": round(late_s, 3)})
 
-    async def _fired(self, entry: Entry) -> bool:
-        return bool(await self._redis.sismember(redis_keys.trigger_fired(entry.day.isoformat()),
-                                                member(entry)))
-
     async def _claim(self, entry: Entry) -> bool:
-        key = redis_keys.trigger_missed(entry.day.isoformat())
+        """True if this replica decided the entry missed and nobody fired it."""
+        [decided] = await decision.claim(self._redis, [entry], decision.MISSED)
+        if not decided.ours:
+            return False
+        day = entry.day.isoformat()
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(key, member(entry))
-            pipe.expire(key, FIRED_TTL_S)
-            added, _ = await pipe.execute()
-        return bool(added)
+            pipe.sismember(redis_keys.trigger_fired(day), member(entry))
+            pipe.sadd(redis_keys.trigger_missed(day), member(entry))
+            pipe.expire(redis_keys.trigger_missed(day), FIRED_TTL_S)
+            fired, _, _ = await pipe.execute()
+        return not fired  # an on-time fire (it records its decision after the ack)
 
     async def _notify(self, event: Event, title: str, body: str) -> None:
         data: dict[str, Any] = {key: event.data[key] for key in

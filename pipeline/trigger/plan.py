@@ -39,6 +39,11 @@ def times_on(record: StrategyRuntime, day: date) -> list[tuple[OrderAction, date
     return [(action, datetime.combine(day, wall, IST)) for action, wall in wall_times(record)]
 
 
+def sell_at(record: StrategyRuntime, day: date) -> datetime:
+    """The SELL instant of `record` on `day` (aware): no BUY of that day fires at or after it."""
+    return datetime.combine(day, time.fromisoformat(record.sell_time), IST)
+
+
 def started_at(record: StrategyRuntime) -> datetime | None:
     """When the strategy was (last) started, aware."""
     if record.started_at is None:

@@ -9,9 +9,11 @@ roll-over, the start-up) await I/O and so take one lock, and never interleave.
 A BUY on a real broker passes the readiness gate first (readiness.py, BRK-10): when the
 broker is not ready the BUY is *held* — no command is published, the user gets one ERROR
 event (held.py), and the entry stays owed, re-checked every refresh interval; it fires as
-soon as the broker is ready within the grace period, and is reported missed (with the
-reason) when the grace period ends. SELLs are never held: an exit always goes out. The
-daily token check (tokens.py, BRK-9) runs here too.
+soon as the broker is ready within the grace period and before its SELL time, and is
+reported missed (with the reason) when either ends. SELLs are never held: an exit always
+goes out. A fire of an entry that is late or was held is claimed in Redis first, against
+another replica's missed report (decision.py). The daily token check (tokens.py, BRK-9)
+runs here too.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from brokers.connectors import build_connectors
 from core import redis_keys
@@ -29,8 +31,9 @@ from core.calendar import CalendarNotCovered, TradingCalendar
 from core.clock import now_ist
 from core.connections.health import HealthStore
 from core.connections.probe import Prober
+from core.connections.renewal import Renewer
 from core.crypto import SecretBox
-from core.db.enums import StrategyStatus
+from core.db.enums import OrderAction, StrategyStatus
 from core.events import EventPublisher, EventType
 from core.messages import Event
 from core.repos.calendar import load_calendar
@@ -44,8 +47,9 @@ from pipeline.trigger.book import Book
 from pipeline.trigger.firing import Firer
 from pipeline.trigger.gate import Gate
 from pipeline.trigger.held import HeldReporter
-from pipeline.trigger.missed import MissedReporter
+from pipeline.trigger.missed import RESCHEDULED, STOPPED, MissedReporter, Why
 from pipeline.trigger.readiness import Readiness, needs_broker
+from pipeline.trigger.refresh import RefreshLoop
 from pipeline.trigger.schedule import Entry, Key
 from pipeline.trigger.tokens import TokenWatch
 from pipeline.trigger.wakeup import wait_until
@@ -57,6 +61,8 @@ READ_CONCURRENCY: Final = 32
 HELD_TOLERANCE_S: Final = 1.0
 """A held BUY re-checked this much past its grace end (scheduler lag) may still fire;
 later than that the process stalled, and it is missed."""
+ON_TIME_S: Final = 1.0
+"""A fire this close to its entry's time (never held) is published without a claim."""
 
 
 class TriggerService(Service):
@@ -68,6 +74,8 @@ class TriggerService(Service):
     def __init__(self, ctx: ServiceContext) -> None:
         super().__init__(ctx)
         self._book = Book(paper_always_open=ctx.settings.paper_always_open)
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._store = RuntimeStore(ctx.redis)
         self._follower = EventFollower(ctx.js, self.log)
         self._firer = Firer(ctx.js, ctx.redis, ctx.clock, self.log)
@@ -77,8 +85,9 @@ class TriggerService(Service):
         self._reporter = MissedReporter(events, ctx.redis, ctx.sessions, ctx.clock, self.log,
                                         settings.trigger_grace_s)
         health = HealthStore(ctx.redis)
-        prober = Prober(ctx.sessions, SecretBox(settings.encryption_key_map),
-                        build_connectors(settings, ctx.clock), health, ctx.clock,
+        box = SecretBox(settings.encryption_key_map)
+        connectors = build_connectors(settings, ctx.clock)
+        prober = Prober(ctx.sessions, box, connectors, health, ctx.clock,
                         timeout_s=settings.broker_check_timeout_s)
         self._readiness = Readiness(ctx.sessions, health, prober, ctx.clock, self.log,
                                     probe_lead_s=settings.trigger_probe_lead_s)
@@ -87,12 +96,18 @@ class TriggerService(Service):
                                        settings.trigger_grace_s),
                           self._side_effects.spawn, grace_s=settings.trigger_grace_s,
                           recheck_s=settings.trigger_readiness_refresh_s)
+        self._refresher = RefreshLoop(
+            self._book, self._readiness, ctx.clock, self.log,
+            interval_s=settings.trigger_readiness_refresh_s,
+            lead_s=settings.trigger_probe_lead_s,
+            deadline_s=settings.trigger_readiness_refresh_s + settings.broker_check_timeout_s,
+            on_held=self._wake.set)
         self._tokens = TokenWatch(ctx.sessions, events, ctx.clock, self.log,
-                                  settings.token_check_at, self._market_open)
+                                  settings.token_check_at, self._market_open,
+                                  renewer=Renewer(ctx.sessions, box, connectors, ctx.clock),
+                                  feed_credential_id=settings.feed_broker_credential)
         self._calendar: TradingCalendar | None = None
         self._uncovered_logged: date | None = None
-        self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.missed = 0
         """Entries found too late to fire (reported by this or another replica)."""
@@ -118,6 +133,14 @@ class TriggerService(Service):
         """When the next entry is due, None if nothing is scheduled today."""
         return self._book.schedule.next_at()
 
+    def counters(self) -> dict[str, Any]:
+        """Commands fired, BUYs held, entries missed, strategies held, and the next fire time
+        (it goes out with every heartbeat: /health/scheduler reads it there)."""
+        next_at = self.next_fire_at()
+        return {"fired": self.fired, "held": self.held, "missed": self.missed,
+                "strategies": self.strategies,
+                "next_fire_at": next_at.isoformat() if next_at is not None else None}
+
     # ---- lifecycle ---------------------------------------------------------------------
 
     async def on_start(self) -> None:
@@ -129,12 +152,11 @@ class TriggerService(Service):
             async with self._lock:
                 for record in await self._store.get_all_active_strategies():
                     self._book.hold(record)
-                await self._refresh_readiness()
                 await self._begin_day(now_ist(self.ctx.clock).date())
             self._tasks = [
                 asyncio.create_task(self._follower.run(self._on_events), name="trigger-events"),
                 asyncio.create_task(self._run_schedule(), name="trigger-schedule"),
-                asyncio.create_task(self._run_readiness(), name="trigger-readiness"),
+                asyncio.create_task(self._refresher.run(), name="trigger-readiness"),
                 asyncio.create_task(self._forever(self._tokens.run, "token check"),
                                     name="trigger-tokens"),
             ]
@@ -150,6 +172,7 @@ class TriggerService(Service):
             await self._follower.close()
         await cancel_and_wait(self._tasks)
         self._tasks = []
+        await self._readiness.close()
         # A publish cut short is safe: its entry is not marked fired, so a restart within
         # the grace period publishes it again and the stream drops the duplicate.
         await self._side_effects.drain(self.ctx.settings.shutdown_timeout_s)
@@ -171,30 +194,6 @@ class TriggerService(Service):
             except Exception:
                 self.log.exception("trigger %s failed; retrying", what)
                 await self.ctx.clock.sleep(1.0)
-
-    async def _run_readiness(self) -> None:
-        """Refresh the readiness gate's view every interval, or at once when asked."""
-        interval = self.ctx.settings.trigger_readiness_refresh_s
-        while True:
-            try:
-                await self._refresh_readiness()
-            except Exception:
-                self.log.exception("readiness refresh failed; retrying")
-            self._readiness.wanted.clear()
-            await wait_until(self.ctx.clock,
-                             self.ctx.clock.now() + timedelta(seconds=interval),
-                             self._readiness.wanted)
-
-    async def _refresh_readiness(self) -> None:
-        now = self.ctx.clock.now()
-        lead = timedelta(seconds=self.ctx.settings.trigger_probe_lead_s)
-        had_held = bool(self._book.held_brokers())
-        await self._readiness.refresh(
-            self._book.brokers(), due_soon=self._book.brokers_due(now, lead),
-            held=self._book.held_brokers(),
-            recheck_s=self.ctx.settings.trigger_readiness_refresh_s)
-        if had_held:
-            self._wake.set()  # a held BUY may be ready now
 
     async def _tick(self) -> None:
         """One step: fire what is due, roll the day over at midnight, then wait."""
@@ -220,7 +219,8 @@ class TriggerService(Service):
         grace = self.ctx.settings.trigger_grace_s
         fire: list[Entry] = []
         late: list[Entry] = []
-        why: dict[Key, str] = {}
+        why: dict[Key, Why] = {}
+        held: set[Key] = set()
         for entry in due:
             if self._book.is_done(entry.key):
                 continue
@@ -230,18 +230,31 @@ class TriggerService(Service):
             if (now - entry.at).total_seconds() > grace + slack:
                 late.append(entry)
                 if held_because is not None:
-                    why[entry.key] = held_because
+                    why[entry.key] = Why(held_because)
             else:
                 fire.append(entry)
-        self._launch(fire, late, now, why)
+                if held_because is not None:
+                    held.add(entry.key)
+        self._launch(fire, late, now, why, held)
 
     def _launch(self, fire: list[Entry], missed: list[Entry], now: datetime,
-                why: dict[Key, str] | None = None) -> None:
+                why: dict[Key, Why] | None = None, held: set[Key] | None = None) -> None:
+        """Gate and fire `fire` (claimed first if late or in `held`), report `missed`."""
         fire, held_missed, held_why = self._gate.split(fire, now)
         missed = missed + held_missed
         why = {**(why or {}), **held_why}
-        if fire:
-            self._side_effects.spawn(self._firer.fire(fire))
+        on_time: list[Entry] = []
+        claimed: list[Entry] = []
+        for entry in fire:
+            if (held and entry.key in held) \
+                    or (now - entry.at).total_seconds() > ON_TIME_S:
+                claimed.append(entry)
+            else:
+                on_time.append(entry)
+        if on_time:
+            self._side_effects.spawn(self._firer.fire(on_time))
+        if claimed:
+            self._side_effects.spawn(self._firer.fire(claimed, claim=True))
         if missed:
             self.missed += len(missed)
             self._side_effects.spawn(self._reporter.report(missed, now, why))
@@ -262,6 +275,10 @@ class TriggerService(Service):
         past = self._book.begin_day(day, market_open=self._market_open(day),
                                     done=plan.keys_of(fired), now=self.ctx.clock.now())
         self._wake.set()
+        try:  # the connections of the BUYs coming up, before the past ones are judged
+            await self._refresher.refresh()
+        except Exception:
+            self.log.exception("readiness refresh failed; the refresh loop retries")
         await self._settle(past)
 
     def _market_open(self, day: date) -> bool:
@@ -313,6 +330,17 @@ class TriggerService(Service):
                     self._readiness.wanted.set()  # its connection may be new to the gate
         self._wake.set()
         await self._settle(past)
+        self._report_abandoned()
+
+    def _report_abandoned(self) -> None:
+        """Report the held BUYs whose strategy stopped: the user was told they would fire."""
+        abandoned = self._book.take_abandoned()
+        if abandoned:
+            now = self.ctx.clock.now()
+            self.missed += len(abandoned)
+            self._side_effects.spawn(self._reporter.report(
+                [entry for entry, _ in abandoned], now,
+                {entry.key: Why(reason, STOPPED) for entry, reason in abandoned}))
 
     async def _read(self, events: list[Event]) -> list[StrategyRuntime | None]:
         slots = asyncio.Semaphore(READ_CONCURRENCY)
@@ -324,31 +352,48 @@ class TriggerService(Service):
         return list(await asyncio.gather(*(one(e) for e in events)))
 
     async def _settle(self, past: list[Entry]) -> None:
-        """Judge entries found already past: not due, fire now (grace), or missed."""
+        """Judge entries found already past: not due, fire now (grace), or missed. A BUY
+        that was held (here, or by any replica: the held reasons in Redis) is never
+        dropped silently: its missed report says why it was held."""
         if not past:
             return
-        fired = await retry_forever(lambda: self._fired_in_redis(past), clock=self.ctx.clock,
+        found = await retry_forever(lambda: self._read_past(past), clock=self.ctx.clock,
                                     log=self.log, what="reading the fired triggers")
         now = self.ctx.clock.now()
         grace = self.ctx.settings.trigger_grace_s
         fire: list[Entry] = []
         missed: list[Entry] = []
-        for entry, was_fired in zip(past, fired, strict=True):
+        why: dict[Key, Why] = {}
+        held: set[Key] = set()
+        for entry, (was_fired, stored_reason) in zip(past, found, strict=True):
             if not self._book.is_current(entry):
                 continue
+            reason = self._book.was_held(entry.key) or stored_reason
             outcome = plan.verdict(entry.at, now, since=self._book.since(entry),
                                    fired=was_fired, grace_s=grace)
             if was_fired or outcome is not plan.Verdict.NOT_DUE:
                 self._book.mark_done(entry.key)
             if outcome is plan.Verdict.FIRE:
                 fire.append(entry)
+                if reason is not None:
+                    held.add(entry.key)
             elif outcome is plan.Verdict.MISSED:
                 missed.append(entry)
-        self._launch(fire, missed, now)
+                if reason is not None:
+                    why[entry.key] = Why(reason)
+            elif not was_fired and reason is not None:  # held, then moved into the past
+                self._book.mark_done(entry.key)
+                missed.append(entry)
+                why[entry.key] = Why(reason, RESCHEDULED)
+        self._launch(fire, missed, now, why, held)
 
-    async def _fired_in_redis(self, past: list[Entry]) -> list[bool]:
+    async def _read_past(self, past: list[Entry]) -> list[tuple[bool, str | None]]:
+        """Each entry's fired mark, and why its BUY was held (any replica), if it was."""
         assert self._book.day is not None
-        flags = await self.ctx.redis.smismember(
-            redis_keys.trigger_fired(self._book.day.isoformat()), [plan.member(e) for e in past])
-        return [bool(flag) for flag in flags]
-
+        day = self._book.day.isoformat()
+        async with self.ctx.redis.pipeline(transaction=False) as pipe:
+            pipe.smismember(redis_keys.trigger_fired(day), [plan.member(e) for e in past])
+            pipe.hmget(redis_keys.trigger_held_reasons(day), [plan.member(e) for e in past])
+            flags, reasons = await pipe.execute()
+        return [(bool(flag), reason if entry.action is OrderAction.BUY else None)
+                for entry, flag, reason in zip(past, flags, reasons, strict=True)]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.calendar import REGULAR_CLOSE
 from core.clock import IST, Clock, now_ist, sleep_until
 from core.connections.expiry import check_tokens
+from core.connections.renewal import Renewer
 from core.events import EventPublisher
 from pipeline.retry import retry_forever
 
@@ -27,8 +28,11 @@ class TokenWatch:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], events: EventPublisher,
                  clock: Clock, log: logging.Logger, at: time,
-                 is_trading_day: Callable[[date], bool]) -> None:
+                 is_trading_day: Callable[[date], bool], *, renewer: Renewer | None = None,
+                 feed_credential_id: str | None = None) -> None:
         self._sessions = sessions
+        self._renewer = renewer
+        self._feed_credential_id = feed_credential_id
         self._events = events
         self._clock = clock
         self._log = log
@@ -59,5 +63,6 @@ class TokenWatch:
         close_at = datetime.combine(day, REGULAR_CLOSE, IST)
         await retry_forever(
             lambda: check_tokens(self._sessions, self._events, self._clock, day,
-                                 close_at=close_at),
+                                 close_at=close_at, renewer=self._renewer,
+                                 feed_credential_id=self._feed_credential_id),
             clock=self._clock, log=self._log, what="checking broker tokens")

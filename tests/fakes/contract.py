@@ -5,10 +5,11 @@ a factory for it to `tests/fakes/kits.py`. The contract suite (`tests/test_broke
 is parametrised over those factories, so the same tests run against every adapter:
 login, MARKET order with tag, lookup by tag, order book, positions, LTP, each error class,
 ticker subscribe + parse + reconnect, instrument master load and atomic refresh with a
-corrupt download rejected. The end-to-end test (`tests/test_broker_e2e.py`) runs a
-strategy on each fake through the platform's own path (broker factory, stored credential,
-the feed's `broker` source), for which a kit also says how to point the settings at its
-fake and makes a stored credential.
+corrupt download rejected. The executor's tests (`tests/test_broker_executor.py`) and the
+end-to-end test (`tests/test_broker_e2e.py`) run a strategy on each fake through the
+platform's own path (broker factory, stored credential, the feed's `broker` source), for
+which a kit also says how to point the settings at its fake, makes a stored credential,
+ends a session and shows its order book.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class FakeKit(Protocol):
         counts again)."""
         ...
 
-    # ---- for the end-to-end test (tests/test_broker_e2e.py): the platform's own path --
+    # ---- for the executor's and the end-to-end tests: the platform's own path -----------
 
     def settings(self) -> dict[str, Any]:
         """Settings fields that point the platform's adapter at this fake (e.g.
@@ -99,6 +100,22 @@ class FakeKit(Protocol):
         its secrets sealed with `box` for that user, as /broker/connect would store it,
         valid (`is_valid`) and expiring after any test clock (the test runs on 25 Nov 2026);
         the broker factory builds the adapter from it."""
+        ...
+
+    def end_session(self) -> None:
+        """The broker ends the adapter's live session (revoked, or replaced by a login
+        elsewhere): the next order gets the broker's own answer for a dead session, which
+        the adapter reads as TokenExpired, and nothing is booked."""
+        ...
+
+    def order_book(self) -> list[dict[str, Any]]:
+        """The orders the fake has booked, oldest first, each as the broker's order book
+        writes it (its own field names and values)."""
+        ...
+
+    def requests_received(self) -> int:
+        """How many calls of the broker's REST API (logins included) the fake has received
+        so far; a download of the public instrument master is not one."""
         ...
 
 

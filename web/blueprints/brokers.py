@@ -11,8 +11,6 @@ from quart_schema import validate_querystring, validate_request, validate_respon
 from core.connections.service import ConnectionService, ConnectRequest
 from core.connections.views import ConnectionStatus, ConnectionView
 from core.rbac import Permission
-from core.repos.audit import Actor
-from web.ratelimit import client_ip
 from web.resources import get_resources
 from web.schemas.brokers import (
     ConnectIn,
@@ -98,10 +96,13 @@ async def status(query_args: StatusQuery) -> StatusOut:
 
 
 @blueprint.get("/callback/<broker_type>")
+@require(Permission.BROKERS_OWN)
 @validate_response(ConnectionOut)
 async def callback(broker_type: str) -> ConnectionOut:
     """Where the broker's login page sends the user back (Kite: request_token, Fyers:
-    auth_code) with our single-use `state`, which authenticates the call."""
+    auth_code) with our single-use `state`. The caller must be the user who started the
+    login (the browser's session cookie, or the web app forwarding the query with its
+    bearer token): a login link used by anyone else stores nothing. The answer names the
+    broker account that logged in (`account_id`)."""
     params = {key: value for key, value in request.args.items()}
-    who = Actor(None, None, client_ip(), request.headers.get("User-Agent"))
-    return _out(await _service().complete_login(broker_type, params, who))
+    return _out(await _service().complete_login(broker_type, params, actor()))

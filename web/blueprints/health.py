@@ -1,4 +1,5 @@
-"""Health endpoints: liveness, readiness and each dependency with its latency (OPS-1)."""
+"""Health endpoints: liveness, readiness, each dependency with its latency, the brokers,
+the scheduler and the execution path (OPS-1). Public: they name no user."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from quart import Blueprint
 from quart_schema import validate_response
 
 from core.health import ComponentHealth, check_db, check_nats, check_redis
+from core.monitoring import checks
 from web.resources import get_resources
 
 blueprint = Blueprint("health", __name__, url_prefix="/health")
@@ -78,8 +80,13 @@ async def live() -> Liveness:
 @validate_response(HealthReport, 200)
 @validate_response(HealthReport, 503)
 async def ready() -> tuple[HealthReport, int]:
-    """Readiness: 200 only while every required component is up."""
-    return _report(await _check("db", "redis", "nats"))
+    """Readiness: 200 only while PostgreSQL, Redis, NATS and every role named by
+    `ALGO_READY_ROLES` are up."""
+    res = get_resources()
+    roles = checks.parse_roles(res.settings.ready_roles)
+    return _report([*await _check("db", "redis", "nats"),
+                    *await checks.check_roles(res.redis, res.clock, roles,
+                                              res.settings.health_timeout_s)])
 
 
 @blueprint.get("/db")
@@ -104,3 +111,33 @@ async def redis() -> tuple[HealthReport, int]:
 async def nats() -> tuple[HealthReport, int]:
     """NATS connection and JetStream round-trip latency."""
     return _report(await _check("nats"))
+
+
+@blueprint.get("/broker")
+@validate_response(HealthReport, 200)
+@validate_response(HealthReport, 503)
+async def broker() -> tuple[HealthReport, int]:
+    """Each broker: reachable by its latest probe, and its connections' token states."""
+    res = get_resources()
+    return _report(await checks.check_brokers(res.sessions, res.redis, res.clock,
+                                              res.settings.health_timeout_s))
+
+
+@blueprint.get("/scheduler")
+@validate_response(HealthReport, 200)
+@validate_response(HealthReport, 503)
+async def scheduler() -> tuple[HealthReport, int]:
+    """The trigger: heartbeat age and the next fire time."""
+    res = get_resources()
+    return _report([await checks.check_scheduler(res.redis, res.clock,
+                                                 res.settings.health_timeout_s)])
+
+
+@blueprint.get("/execution")
+@validate_response(HealthReport, 200)
+@validate_response(HealthReport, 503)
+async def execution() -> tuple[HealthReport, int]:
+    """The executor: heartbeat age, command consumer lag and the orders in flight."""
+    res = get_resources()
+    return _report([await checks.check_execution(res.redis, res.js, res.sessions, res.clock,
+                                                 res.settings.health_timeout_s)])

@@ -36,6 +36,7 @@ class Order(Base):
         Index("ix_orders_user_id_created_at", "user_id", "created_at"),
         Index("ix_orders_status", "status"),
         Index("ix_orders_trading_day", "trading_day"),
+        Index("ix_orders_user_id_trading_day", "user_id", "trading_day"),
         Index("ix_orders_client_tag", "client_tag", unique=True),
         Index("ix_orders_broker_order_id", "broker_order_id"),
         Index("ix_orders_unannounced", "completed_at",

@@ -108,6 +108,18 @@ class AngelKit:
         """Feed connections the fake has accepted."""
         return self.fake.feed.accepted
 
+    def end_session(self) -> None:
+        """The next order is refused as on a session the broker has ended."""
+        self.fake.book.arm(Fault("token_expired"))  # SmartAPI's AG8001 Invalid Token
+
+    def order_book(self) -> list[dict[str, Any]]:
+        """The fake's orders as its order book writes them."""
+        return list(self.fake.book.orders.values())
+
+    def requests_received(self) -> int:
+        """REST requests the fake has received."""
+        return len(self.fake.book.requests)
+
     def settings(self) -> dict[str, Any]:
         """Where the platform finds SmartAPI: the fake."""
         return {"angel_api_url": self.fake.api_url, "angel_ws_url": self.fake.ws_url,

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tests.fakes.angel.book import AngelBook
 from tests.fakes.angel.packets import GARBAGE, Quote, frame
+from tests.fakes.server import SocketServer, abort, send
 
 Key = tuple[int, str]
 
@@ -35,7 +36,7 @@ class FakeFeed:
 
     def __init__(self, book: AngelBook) -> None:
         self._book = book
-        self._server: Server | None = None
+        self._server = SocketServer()
         self.subscribers: list[Subscriber] = []
         self.handshakes: list[dict[str, str]] = []
         self.refused = 0
@@ -46,14 +47,11 @@ class FakeFeed:
 
     async def start(self) -> int:
         """Listen on an ephemeral loopback port; returns it."""
-        self._server = await serve(self._serve, "127.0.0.1", 0, process_request=self._check)
-        return int(self._server.sockets[0].getsockname()[1])
+        return await self._server.start(self._serve, process_request=self._check)
 
     async def stop(self) -> None:
         """Close every connection and the listener."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self._server.stop()
 
     def subscribed(self, key: Key) -> bool:
         """True once some connection wants this (exchangeType, token)."""
@@ -70,21 +68,18 @@ class FakeFeed:
             if self.malformed_next:
                 self.malformed_next -= 1
                 data = GARBAGE
-            if await self._send(sub, data):
+            if await send(sub.ws, data):
                 sent += 1
         return sent
 
     async def send_raw(self, data: bytes | str) -> None:
         """Send anything to everyone."""
         for sub in list(self.subscribers):
-            await self._send(sub, data)
+            await send(sub.ws, data)
 
     def drop_all(self) -> None:
         """Cut every connection without a close handshake (a network drop)."""
-        for sub in list(self.subscribers):
-            transport = sub.ws.transport
-            if transport is not None:
-                transport.abort()
+        abort(s.ws for s in self.subscribers)
 
     def _check(self, connection: ServerConnection, req: Request) -> Response | None:
         headers = {k.lower(): req.headers.get(k, "") for k in
@@ -136,11 +131,3 @@ class FakeFeed:
             elif action == 0:
                 sub.modes.pop(key, None)
         return None
-
-    @staticmethod
-    async def _send(sub: Subscriber, data: bytes | str) -> bool:
-        try:
-            await sub.ws.send(data)
-        except ConnectionClosed:
-            return False
-        return True

@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+import pyotp
+
 IST: Final = ZoneInfo("Asia/Kolkata")
 HEADER: Final = ("SEM_EXM_EXCH_ID,SEM_SEGMENT,SEM_SMST_SECURITY_ID,SEM_INSTRUMENT_NAME,"
                  "SEM_EXPIRY_CODE,SEM_TRADING_SYMBOL,SEM_LOT_UNITS,SEM_CUSTOM_SYMBOL,"
@@ -95,6 +97,9 @@ class DhanBook:
     client_id: str = "1100000001"
     pin: str = "123456"
     totp: str = "654321"
+    """A code the fake always takes (the SDK tests send it as is)."""
+    totp_secret: str = field(default_factory=pyotp.random_base32)
+    """The account's TOTP secret: a code of it (current ±1 window) is taken too."""
     app_id: str = "fake-app-id"
     app_secret: str = "fake-app-secret"
     redirect_url: str = "http://127.0.0.1:9/dhan/callback"
@@ -141,7 +146,9 @@ class DhanBook:
 
     def pin_login(self, client_id: str, pin: str, totp: str) -> dict[str, Any]:
         """POST /app/generateAccessToken."""
-        if client_id != self.client_id or pin != self.pin or totp != self.totp:
+        code_ok = totp == self.totp or pyotp.TOTP(self.totp_secret).verify(totp,
+                                                                            valid_window=1)
+        if client_id != self.client_id or pin != self.pin or not code_ok:
             raise DhanError(400, "DH-901", "Invalid_Authentication", "Invalid PIN or TOTP")
         return self.session()
 

@@ -15,11 +15,12 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.dhan import packets
 from tests.fakes.dhan.book import DhanBook
+from tests.fakes.server import SocketServer, abort, send
 
 MODES = {15: "ticker", 17: "quote", 21: "full"}
 BUILDERS = {"ticker": packets.ticker, "quote": packets.quote, "full": packets.full}
@@ -40,7 +41,7 @@ class FakeFeed:
 
     def __init__(self, book: DhanBook) -> None:
         self._book = book
-        self._server: Server | None = None
+        self._server = SocketServer()
         self.subscribers: list[Subscriber] = []
         self.handshakes: list[dict[str, str]] = []
         self.accepted = 0
@@ -50,14 +51,11 @@ class FakeFeed:
 
     async def start(self) -> int:
         """Listen on an ephemeral loopback port; returns it."""
-        self._server = await serve(self._serve, "127.0.0.1", 0, ping_interval=10)
-        return int(self._server.sockets[0].getsockname()[1])
+        return await self._server.start(self._serve, ping_interval=10)
 
     async def stop(self) -> None:
         """Close every connection and the listener."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self._server.stop()
 
     def subscribed(self, segment: str, security_id: int) -> bool:
         """True once some connection wants this instrument."""
@@ -75,21 +73,18 @@ class FakeFeed:
                 data = packets.MALFORMED
             else:
                 data = BUILDERS[mode](segment, security_id, ltp, int(time.time()))
-            if await self._send(sub, data):
+            if await send(sub.ws, data):
                 sent += 1
         return sent
 
     async def send_raw(self, data: bytes | str) -> None:
         """Send anything to every connection."""
         for sub in list(self.subscribers):
-            await self._send(sub, data)
+            await send(sub.ws, data)
 
     def drop_all(self) -> None:
         """Cut every connection without a close handshake (a network drop)."""
-        for sub in list(self.subscribers):
-            transport = sub.ws.transport
-            if transport is not None:
-                transport.abort()
+        abort(s.ws for s in self.subscribers)
 
     async def _serve(self, ws: ServerConnection) -> None:
         assert ws.request is not None
@@ -98,7 +93,7 @@ class FakeFeed:
         reason = self._refusal(query)
         if reason is not None:
             self.refused += 1
-            await self._send(Subscriber(ws), packets.disconnect(reason))
+            await send(ws, packets.disconnect(reason))
             await ws.close()
             return
         self.accepted += 1
@@ -143,16 +138,8 @@ class FakeFeed:
                 sub.modes[pair] = MODES[code]
                 price = self._book.prices.get((pair[0], str(pair[1])))
                 if price is not None:  # Dhan sends the previous close on any subscription
-                    await self._send(sub, packets.prev_close(pair[0], pair[1], float(price)))
+                    await send(sub.ws, packets.prev_close(pair[0], pair[1], float(price)))
         elif code - 1 in MODES:
             for pair in pairs:
                 sub.modes.pop(pair, None)
-        return True
-
-    @staticmethod
-    async def _send(sub: Subscriber, data: bytes | str) -> bool:
-        try:
-            await sub.ws.send(data)
-        except ConnectionClosed:
-            return False
         return True

@@ -8,6 +8,7 @@ frame, and a malformed packet is a frame with a response code no layout describe
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -38,6 +39,8 @@ _FAULTS: dict[FaultKind, Fault] = {
 }
 FAR_FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
 """The session's recorded expiry: never reached on any test's clock (the fake decides)."""
+SCRIP_MASTER_PATH = "/api-data/api-scrip-master.csv"
+"""The public scrip master (images.dhan.co at Dhan): not a call of the API."""
 
 
 class DhanKit:
@@ -99,6 +102,18 @@ class DhanKit:
         """Feed connections the fake has accepted."""
         return self.fake.feed.accepted
 
+    def end_session(self) -> None:
+        """The next order is refused as on a session the broker has ended."""
+        self.fake.book.arm(Fault("invalid_token"))  # Dhan's 400 DH-906 "Invalid Token"
+
+    def order_book(self) -> list[dict[str, Any]]:
+        """The fake's orders as its order book writes them."""
+        return list(self.fake.book.orders.values())
+
+    def requests_received(self) -> int:
+        """REST API requests the fake has received (not the scrip master's download)."""
+        return sum(1 for r in self.fake.book.requests if r.path != SCRIP_MASTER_PATH)
+
     def settings(self) -> dict[str, Any]:
         """Where the platform finds Dhan: the fake."""
         return {"dhan_api_url": self.fake.api_url, "dhan_auth_url": self.fake.auth_url,
@@ -106,12 +121,16 @@ class DhanKit:
                 "dhan_scrip_master_url": self.fake.scrip_master_url}
 
     def credential(self, box: SecretBox, user_id: str) -> BrokerCredential:
-        """A Dhan connection of `user_id` with a fresh session at the fake."""
+        """A Dhan connection of `user_id` with a fresh session at the fake (the layout of
+        core/connections/vault.py: the client id is one of the sealed secrets too, which
+        the connector's session check sends)."""
+        extra = json.dumps({"client_id": self.fake.book.client_id})
         return BrokerCredential(
             id=new_id("brk"), user_id=user_id, broker_type=self.broker_type,
             client_id=self.fake.book.client_id,
             encrypted_access_token=box.seal(self.fake.book.issue_access_token(),
                                             owner=user_id),
+            encrypted_extra=box.seal(extra, owner=user_id),
             key_id=box.current_key_id, token_expires_at=FAR_FUTURE, is_valid=True)
 
 

@@ -105,6 +105,18 @@ class FyersKit:
         """Data-socket connections the fake has accepted."""
         return self.fake.socket.accepted
 
+    def end_session(self) -> None:
+        """The next order is refused as on a session the broker has ended."""
+        self.fake.book.arm(Fault("token_expired"))  # Fyers' 401 / -8
+
+    def order_book(self) -> list[dict[str, Any]]:
+        """The fake's orders as its order book writes them."""
+        return self.fake.book.order_book()
+
+    def requests_received(self) -> int:
+        """REST requests the fake has received."""
+        return len(self.fake.book.requests)
+
     def settings(self) -> dict[str, Any]:
         """Where the platform finds Fyers: the fake."""
         return {"fyers_api_url": self.fake.api_url, "fyers_ws_url": self.fake.ws_url,

@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.fyers import hsm
 from tests.fakes.fyers.book import FyersBook
+from tests.fakes.server import SocketServer, abort, send
 
 
 @dataclass
@@ -36,7 +37,7 @@ class FakeDataSocket:
 
     def __init__(self, book: FyersBook) -> None:
         self._book = book
-        self._server: Server | None = None
+        self._server = SocketServer()
         self.subscribers: list[Subscriber] = []
         self.accepted = 0
         """Connections opened (a client that reconnects counts again)."""
@@ -47,14 +48,11 @@ class FakeDataSocket:
 
     async def start(self) -> int:
         """Listen on an ephemeral loopback port; returns it."""
-        self._server = await serve(self._serve, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
+        return await self._server.start(self._serve)
 
     async def stop(self) -> None:
         """Close every connection and the listener."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self._server.stop()
 
     def subscribed(self, topic: str) -> bool:
         """True once some authenticated connection wants this topic."""
@@ -72,21 +70,18 @@ class FakeDataSocket:
             if topic not in sub.topics or not sub.authed:
                 continue
             frame = hsm.MALFORMED if garbage else self._frame(sub, topic, raw_ltp, when)
-            if await self._send(sub, frame):
+            if await send(sub.ws, frame):
                 sent += 1
         return sent
 
     async def send_raw(self, data: bytes | str) -> None:
         """Send anything to every connection."""
         for sub in list(self.subscribers):
-            await self._send(sub, data)
+            await send(sub.ws, data)
 
     def drop_all(self) -> None:
         """Cut every connection without a close handshake (a network drop)."""
-        for sub in list(self.subscribers):
-            transport = sub.ws.transport
-            if transport is not None:
-                transport.abort()
+        abort(s.ws for s in self.subscribers)
 
     def _frame(self, sub: Subscriber, topic: str, raw_ltp: int, when: int) -> bytes:
         sub.sent += 1
@@ -129,7 +124,7 @@ class FakeDataSocket:
         if message.kind == 1:
             key = message.fields.get(1, b"").decode(errors="replace")
             sub.authed = key in self._book.access_tokens.values()
-            await self._send(sub, hsm.auth_answer(sub.authed))
+            await send(sub.ws, hsm.auth_answer(sub.authed))
             if not sub.authed:
                 self.refused += 1
             return sub.authed
@@ -137,7 +132,7 @@ class FakeDataSocket:
             return True
         if message.kind == 12:
             sub.lite = message.fields.get(2) == b"L"
-            await self._send(sub, hsm.mode_answer(True))
+            await send(sub.ws, hsm.mode_answer(True))
         elif message.kind in (4, 5):
             topics = hsm.topics_of(message.fields.get(1, b"\x00\x00"))
             if message.kind == 4:
@@ -146,13 +141,5 @@ class FakeDataSocket:
                 sub.topics.difference_update(topics)
                 for topic in topics:
                     sub.ids.pop(topic, None)
-            await self._send(sub, hsm.sub_answer(message.kind, True))
-        return True
-
-    @staticmethod
-    async def _send(sub: Subscriber, data: bytes | str) -> bool:
-        try:
-            await sub.ws.send(data)
-        except ConnectionClosed:
-            return False
+            await send(sub.ws, hsm.sub_answer(message.kind, True))
         return True

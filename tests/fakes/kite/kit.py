@@ -111,6 +111,18 @@ class KiteKit:
         """Ticker connections the fake has accepted."""
         return self.fake.ticker.accepted
 
+    def end_session(self) -> None:
+        """The next order is refused as on a session the broker has ended."""
+        self.fake.book.arm(Fault("token_expired"))  # Kite's 403 TokenException
+
+    def order_book(self) -> list[dict[str, Any]]:
+        """The fake's orders as its order book writes them."""
+        return self.fake.book.order_book()
+
+    def requests_received(self) -> int:
+        """REST requests the fake has received."""
+        return len(self.fake.book.requests)
+
     def settings(self) -> dict[str, Any]:
         """Where the platform finds Kite: the fake."""
         return {"kite_api_url": self.fake.api_url, "kite_ws_url": self.fake.ws_url}

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tests.fakes.kite.book import KiteBook
 from tests.fakes.kite.packets import HEARTBEAT, MALFORMED, Quote, frame, packet
+from tests.fakes.server import SocketServer, abort, send
 
 
 @dataclass
@@ -33,7 +34,7 @@ class FakeTicker:
 
     def __init__(self, book: KiteBook) -> None:
         self._book = book
-        self._server: Server | None = None
+        self._server = SocketServer()
         self.subscribers: list[Subscriber] = []
         self.handshakes: list[dict[str, str]] = []
         self.refused = 0
@@ -44,14 +45,11 @@ class FakeTicker:
 
     async def start(self) -> int:
         """Listen on an ephemeral loopback port; returns it."""
-        self._server = await serve(self._serve, "127.0.0.1", 0, process_request=self._check)
-        return int(self._server.sockets[0].getsockname()[1])
+        return await self._server.start(self._serve, process_request=self._check)
 
     async def stop(self) -> None:
         """Close every connection and the listener."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self._server.stop()
 
     def subscribed(self, token: int) -> bool:
         """True once some connection wants this token."""
@@ -68,14 +66,14 @@ class FakeTicker:
             mode = sub.modes.get(quote.token)
             if mode is None:
                 continue
-            if await self._send(sub, MALFORMED if garbage else frame([packet(quote, mode)])):
+            if await send(sub.ws, MALFORMED if garbage else frame([packet(quote, mode)])):
                 sent += 1
         return sent
 
     async def send_raw(self, data: bytes | str) -> None:
         """Send anything (a heartbeat, a malformed frame, a text message) to everyone."""
         for sub in list(self.subscribers):
-            await self._send(sub, data)
+            await send(sub.ws, data)
 
     async def heartbeat(self) -> None:
         """Kite's 1-byte keep-alive."""
@@ -83,10 +81,7 @@ class FakeTicker:
 
     def drop_all(self) -> None:
         """Cut every connection without a close handshake (a network drop)."""
-        for sub in list(self.subscribers):
-            transport = sub.ws.transport
-            if transport is not None:
-                transport.abort()
+        abort(s.ws for s in self.subscribers)
 
     def _check(self, connection: ServerConnection, req: Request) -> Response | None:
         query = {k: v[0] for k, v in parse_qs(urlsplit(req.path).query).items()}
@@ -130,11 +125,3 @@ class FakeTicker:
             for token in tokens:
                 if int(token) in sub.modes:
                     sub.modes[int(token)] = mode
-
-    @staticmethod
-    async def _send(sub: Subscriber, data: bytes | str) -> bool:
-        try:
-            await sub.ws.send(data)
-        except ConnectionClosed:
-            return False
-        return True

@@ -1,0 +1,385 @@
+"""API load: a realistic mix of user reads and writes and admin calls at a fixed arrival
+rate (open loop: a request is sent at its scheduled time whether or not earlier ones were
+answered, and its latency counts from that time, so a stall is charged to every request
+it delays). Starts its own servers and the web process (two workers, one per core).
+
+    .venv/bin/python bench/api_load.py [--seconds N] [--rate R]
+
+Targets: p99 ≤ 50 ms for reads, ≤ 100 ms for writes, zero 5xx. Prints p50/p99 per route,
+the error rate and the machine's load; one JSON object last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import time as clock_time
+from decimal import Decimal
+from pathlib import Path
+from typing import Final
+
+import psutil
+from sqlalchemy import insert
+
+from bench.httpload import _exchange, build_request
+from bench.webproc import start_web, stop_web
+from core import aio, redis_keys
+from core.auth.tokens import TokenCodec, TokenType
+from core.clock import RealClock, trading_day
+from core.db import migrate
+from core.db.engine import create_engine, session_factory
+from core.db.models import ErrorLog, Notification, Order, Strategy, User
+from core.embedded.process import pick_port
+from core.embedded.stack import EmbeddedStack, Endpoints
+from core.ids import new_id
+from core.nats import connect_nats
+from core.redis import create_redis
+from core.repos import instruments
+from core.settings import Settings
+from core.streams import ensure_streams
+
+USERS: Final = 500
+STRATEGIES_PER_USER: Final = 20
+ORDERS_PER_USER: Final = 10
+NOTIFICATIONS_PER_USER: Final = 20
+SYMBOLS: Final = 200
+CONNECTIONS: Final = 128
+"""Keep-alive connections the requests share (a request waits for a free one; the wait
+counts in its latency)."""
+WEB_WORKERS: Final = 2
+READ_P99_MS: Final = 50.0
+WRITE_P99_MS: Final = 100.0
+
+
+@dataclass(frozen=True)
+class Route:
+    """One kind of call in the mix."""
+
+    name: str
+    kind: str
+    """`read` or `write` (admin calls are reads: their targets are the reads')."""
+    weight: float
+    build: Callable[[int], bytes]
+
+
+@dataclass
+class Tally:
+    """Latencies (seconds from the scheduled send) and statuses of one route."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    failures: int = 0
+    """Connections lost mid-request."""
+
+    def pct_ms(self, q: float) -> float | None:
+        """The q-quantile in milliseconds (nearest rank)."""
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return None
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+
+@dataclass
+class Seed:
+    """What the mix draws on."""
+
+    user_tokens: list[str]
+    admin_token: str
+    strategies: list[list[str]]
+    """Per user (index as in user_tokens): read-only strategies, then editable ones."""
+    symbols: list[str]
+
+
+async def populate(endpoints: Endpoints, settings: Settings) -> Seed:
+    """Users, an admin, instruments with prices, strategies, orders, notifications, errors."""
+    engine = create_engine(endpoints.database_url, pool_size=2, slow_query_ms=60_000)
+    sessions = session_factory(engine)
+    symbols = [f"BENCH{i:04d}" for i in range(SYMBOLS)]
+    user_ids = [new_id("usr") for _ in range(USERS)]
+    admin_id = new_id("usr")
+    day = trading_day(RealClock())
+    async with sessions() as session, session.begin():
+        await instruments.upsert(session, "NSE", [{"symbol": s, "name": s} for s in symbols],
+                                 "bench")
+        await session.execute(insert(User), [
+            {"id": u, "email": f"{u.lower()}@bench.local", "password_hash": "x",
+             "role": "user", "is_active": True} for u in user_ids]
+            + [{"id": admin_id, "email": "admin@bench.local", "password_hash": "x",
+                "role": "admin", "is_active": True}])
+    strategies: list[list[str]] = []
+    rows, orders, notes = [], [], []
+    for n, user_id in enumerate(user_ids):
+        mine = [new_id("str") for _ in range(STRATEGIES_PER_USER)]
+        strategies.append(mine)
+        for i, strategy_id in enumerate(mine):
+            rows.append({"id": strategy_id, "user_id": user_id, "name": f"s{i}",
+                         "exchange": "NSE", "symbol": symbols[(n + i) % SYMBOLS],
+                         "buy_time": clock_time(9, 20), "sell_time": clock_time(15, 10),
+                         "stop_loss_type": "PERCENT", "stop_loss_value": Decimal("1.5"),
+                         "quantity": 1, "status": "CREATED", "position": "NONE", "rev": 0,
+                         "is_simulated": False})
+        for i in range(ORDERS_PER_USER):
+            oid = new_id("ord")
+            orders.append({"id": oid, "user_id": user_id, "strategy_id": mine[i],
+                           "trading_day": day, "action": "BUY", "side": "BUY",
+                           "exchange": "NSE", "symbol": symbols[(n + i) % SYMBOLS],
+                           "quantity": 1, "broker_type": "paper", "client_tag": oid,
+                           "status": random.choice(("FILLED", "REJECTED", "FILLED")),
+                           "attempts": 1})
+        notes += [{"id": new_id("ntf"), "user_id": user_id, "type": "ORDER_FILLED",
+                   "title": "Order filled", "body": "BUY 1 filled", "data": {}}
+                  for _ in range(NOTIFICATIONS_PER_USER)]
+    for table, values in ((Strategy, rows), (Order, orders), (Notification, notes)):
+        for start in range(0, len(values), 5000):
+            async with sessions() as session, session.begin():
+                await session.execute(insert(table), values[start:start + 5000])
+    async with sessions() as session, session.begin():
+        await session.execute(insert(ErrorLog), [
+            {"level": "ERROR", "service": "bench", "logger": "bench", "message": f"e{i}",
+             "context": {}} for i in range(200)])
+    await engine.dispose()
+    redis = create_redis(endpoints.redis_url)
+    await redis.mset({redis_keys.ltp("NSE", s): 100_000 + i for i, s in enumerate(symbols)})
+    await redis.aclose()
+    nc = await connect_nats(endpoints.nats_url, name="bench")
+    await ensure_streams(nc.jetstream())
+    await nc.drain()
+    codec = TokenCodec(settings, RealClock())
+
+    def token(user_id: str, role: str) -> str:
+        return codec.issue(user_id=user_id, role=role, typ=TokenType.ACCESS,
+                           family=new_id("ses"))[0]
+
+    return Seed(user_tokens=[token(u, "user") for u in user_ids],
+                admin_token=token(admin_id, "admin"), strategies=strategies, symbols=symbols)
+
+
+def routes(seed: Seed, netloc: str) -> list[Route]:
+    """The mix: what a dashboard-heavy user base and a few admins ask, by weight."""
+    rng = random.Random(11)
+    json_headers = {"Content-Type": "application/json"}
+
+    def auth(i: int) -> dict[str, str]:
+        return {"Authorization": f"Bearer {seed.user_tokens[i % USERS]}"}
+
+    admin = {"Authorization": f"Bearer {seed.admin_token}"}
+
+    def get(path: str, headers: dict[str, str]) -> bytes:
+        return build_request("GET", path, netloc, headers)
+
+    def strategy(i: int, editable: bool) -> str:
+        mine = seed.strategies[i % USERS]
+        half = len(mine) // 2
+        return mine[half + rng.randrange(half)] if editable else mine[rng.randrange(half)]
+
+    def create(i: int) -> bytes:
+        body = {"name": f"load {i}", "symbol": f"NSE:{seed.symbols[i % SYMBOLS]}",
+                "buy_time": "09:20:00", "sell_time": "15:10:00",
+                "stop_loss": {"type": "PERCENT", "value": "1.5"}, "quantity": 1 + i % 5,
+                "broker_credential_id": "paper"}
+        return build_request("POST", "/strategies", netloc, auth(i) | json_headers,
+                             json.dumps(body).encode())
+
+    def update(i: int) -> bytes:
+        body = {"quantity": 1 + i % 9, "stop_loss": {"type": "PERCENT", "value": "2"}}
+        return build_request("PUT", f"/strategies/{strategy(i, True)}", netloc,
+                             auth(i) | json_headers, json.dumps(body).encode())
+
+    def read_all(i: int) -> bytes:
+        return build_request("POST", "/notifications/read-all", netloc, auth(i))
+
+    return [
+        Route("GET /strategies", "read", 18, lambda i: get("/strategies?limit=20", auth(i))),
+        Route("GET /strategies/{id}", "read", 14,
+              lambda i: get(f"/strategies/{strategy(i, False)}", auth(i))),
+        Route("GET /orders", "read", 10, lambda i: get("/orders?limit=20", auth(i))),
+        Route("GET /notifications", "read", 8,
+              lambda i: get("/notifications?limit=20", auth(i))),
+        Route("GET /notifications/unread-count", "read", 8,
+              lambda i: get("/notifications/unread-count", auth(i))),
+        Route("GET /market/ltp/{exchange}/{symbol}", "read", 14,
+              lambda i: get(f"/market/ltp/NSE/{seed.symbols[i % SYMBOLS]}", auth(i))),
+        Route("GET /auth/me", "read", 5, lambda i: get("/auth/me", auth(i))),
+        Route("POST /strategies", "write", 6, create),
+        Route("PUT /strategies/{id}", "write", 8, update),
+        Route("POST /notifications/read-all", "write", 2, read_all),
+        Route("GET /admin/users", "read", 2, lambda i: get("/admin/users?limit=20", admin)),
+        Route("GET /admin/strategies", "read", 2,
+              lambda i: get("/admin/strategies?limit=20", admin)),
+        Route("GET /admin/logs/errors", "read", 1,
+              lambda i: get("/admin/logs/errors?limit=20", admin)),
+        Route("GET /admin/system/metrics", "read", 1,
+              lambda i: get("/admin/system/metrics", admin)),
+        Route("GET /admin/system/health", "read", 0.5,
+              lambda i: get("/admin/system/health", admin)),
+        Route("GET /admin/system/halt", "read", 0.5, lambda i: get("/admin/system/halt", admin)),
+    ]
+
+
+async def load(host: str, port: int, mix: list[Route], rate: float,
+               seconds: float) -> tuple[dict[str, Tally], float]:
+    """Send `rate` requests a second for `seconds`, each at its scheduled time."""
+    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    warm = mix[0].build(0)
+    for _ in range(CONNECTIONS):
+        reader, writer = await asyncio.open_connection(host, port)
+        await _exchange(reader, writer, warm)
+        pool.put_nowait((reader, writer))
+    tallies = {r.name: Tally() for r in mix}
+    rng = random.Random(5)
+    weights = [r.weight for r in mix]
+
+    async def one(route: Route, request: bytes, scheduled: float) -> None:
+        tally = tallies[route.name]
+        reader, writer = await pool.get()
+        try:
+            status = await _exchange(reader, writer, request)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            tally.failures += 1
+            writer.close()
+            reader, writer = await asyncio.open_connection(host, port)
+            return
+        finally:
+            pool.put_nowait((reader, writer))
+        tally.latencies.append(time.perf_counter() - scheduled)
+        tally.statuses[status] = tally.statuses.get(status, 0) + 1
+
+    total = int(rate * seconds)
+    tasks: list[asyncio.Task[None]] = []
+    started = time.perf_counter() + 0.05
+    for i in range(total):
+        scheduled = started + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        route = rng.choices(mix, weights)[0]
+        tasks.append(asyncio.create_task(one(route, route.build(i), scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    while not pool.empty():
+        pool.get_nowait()[1].close()
+    return tallies, elapsed
+
+
+def report(mix: list[Route], tallies: dict[str, Tally], elapsed: float, rate: float,
+           load_before: tuple[float, float, float], cpu: dict[str, float]) -> dict[str, object]:
+    """Per route p50/p99 and statuses, totals, verdicts against the targets."""
+    per_route: dict[str, object] = {}
+    sent = errors = fivexx = 0
+    kinds: dict[str, Tally] = {"read": Tally(), "write": Tally()}
+    verdict = True
+    for route in mix:
+        t = tallies[route.name]
+        n = len(t.latencies) + t.failures
+        bad = t.failures + sum(c for s, c in t.statuses.items() if s >= 400)
+        five = t.failures + sum(c for s, c in t.statuses.items() if s >= 500)
+        sent, errors, fivexx = sent + n, errors + bad, fivexx + five
+        kinds[route.kind].latencies += t.latencies
+        target = READ_P99_MS if route.kind == "read" else WRITE_P99_MS
+        p99 = t.pct_ms(0.99)
+        ok = p99 is not None and p99 <= target and five == 0
+        verdict = verdict and ok
+        per_route[route.name] = {"kind": route.kind, "count": n, "p50_ms": t.pct_ms(0.5),
+                                 "p99_ms": p99, "max_ms": t.pct_ms(1.0),
+                                 "statuses": {str(s): c for s, c in sorted(t.statuses.items())},
+                                 "target_p99_ms": target, "ok": ok}
+    return {
+        "bench": "api_load", "rate_per_s": rate, "seconds": round(elapsed, 1),
+        "requests": sent, "achieved_per_s": round(sent / elapsed, 1) if elapsed else 0.0,
+        "error_rate": round(errors / sent, 5) if sent else None, "http_5xx": fivexx,
+        "read_p50_ms": kinds["read"].pct_ms(0.5), "read_p99_ms": kinds["read"].pct_ms(0.99),
+        "write_p50_ms": kinds["write"].pct_ms(0.5),
+        "write_p99_ms": kinds["write"].pct_ms(0.99),
+        "targets_met": verdict and fivexx == 0,
+        "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before,
+                    "loadavg_after": os.getloadavg(), **cpu},
+        "routes": per_route,
+    }
+
+
+def _cpu_s(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _groups(web_pid: int) -> dict[str, list[psutil.Process]]:
+    """The web process and its workers; the embedded servers; this load generator."""
+    me, web = psutil.Process(), psutil.Process(web_pid)
+    web_tree = [web, *web.children(recursive=True)]
+    mine = {p.pid for p in web_tree}
+    servers = [p for p in me.children(recursive=True) if p.pid not in mine]
+    return {"web": web_tree, "servers": servers, "loadgen": [me]}
+
+
+def main(seconds: float, rate: float) -> dict[str, object]:
+    """Start servers, seed, start the web process, run the mix, stop."""
+    with tempfile.TemporaryDirectory(prefix="algo-bench-") as tmp:
+        settings = Settings(env="dev", data_dir=Path(tmp), nats_port=0, nats_monitor_port=0,
+                            redis_port=0)
+        stack = EmbeddedStack(settings, persistent_redis=False)
+        endpoints = stack.start()
+        web: subprocess.Popen[bytes] | None = None
+        try:
+            migrate.upgrade(endpoints.database_url)
+            seed = aio.run(populate(endpoints, settings))
+            port = pick_port(0)
+            extra = {"ALGO_NATS_MONITOR_URL": endpoints.nats_monitor_url} \
+                if endpoints.nats_monitor_url else {}
+            web = start_web(endpoints, tmp, port, ALGO_DB_POOL_SIZE="20",
+                            ALGO_WEB_WORKERS=str(WEB_WORKERS), ALGO_LOG_LEVEL="WARNING",
+                            **extra)
+            mix = routes(seed, f"127.0.0.1:{port}")
+            gc.collect()
+            gc.freeze()
+            load_before = os.getloadavg()
+            groups = _groups(web.pid)
+            cpu0 = {name: _cpu_s(procs) for name, procs in groups.items()}
+            began = time.perf_counter()
+            psutil.cpu_percent(interval=None)
+            tallies, elapsed = aio.run(load("127.0.0.1", port, mix, rate, seconds))
+            wall = time.perf_counter() - began
+            # Percent of one core; the machine's is of all cores (others' work included).
+            cpu: dict[str, float] = {
+                f"{name}_cpu_pct": round((_cpu_s(procs) - cpu0[name]) / wall * 100, 1)
+                for name, procs in groups.items()}
+            cpu["machine_cpu_pct"] = psutil.cpu_percent(interval=None)
+            return report(mix, tallies, elapsed, rate, load_before, cpu)
+        finally:
+            stop_web(web)
+            stack.stop()
+
+
+def _print_table(result: dict[str, object]) -> None:
+    routes_out = result["routes"]
+    assert isinstance(routes_out, dict)
+    print(f"{'route':42} {'n':>6} {'p50 ms':>8} {'p99 ms':>8}  statuses")
+    for name, r in routes_out.items():
+        print(f"{name:42} {r['count']:>6} {r['p50_ms']!s:>8} {r['p99_ms']!s:>8}  "
+              f"{r['statuses']}{'' if r['ok'] else '  <- misses target'}")
+    print(f"error rate {result['error_rate']}, 5xx {result['http_5xx']}, "
+          f"machine {result['machine']}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=500.0)
+    args = parser.parse_args()
+    outcome = main(args.seconds, args.rate)
+    _print_table(outcome)
+    print(json.dumps(outcome))

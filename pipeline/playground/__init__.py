@@ -1,0 +1,1 @@
+"""The playground's replay engine: a trading day through the real pipeline, in one process."""
