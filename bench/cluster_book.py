@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.order_book import epoch_ns
-from bench.order_latency import Planned
+from bench.order_plan import Planned
 from core.db.enums import OrderAction, OrderStatus, Position
 from core.db.models import Order, PaperOrder, Strategy
 from core.ids import new_id

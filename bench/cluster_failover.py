@@ -48,16 +48,10 @@ from nats.aio.client import Client as NatsClient
 
 from bench.cluster_book import plan, read_ledger, settled, split_symbols, stall, verdict
 from bench.cpu import CpuMeter, postmaster_pid
-from bench.order_latency import (
-    Clients,
-    Planned,
-    _sigterm,
-    arm,
-    populate,
-    progress,
-    same_day_or_wait,
-)
+from bench.order_plan import Planned, same_day_or_wait
+from bench.order_setup import Clients, arm, populate
 from bench.pipelineproc import pipeline_env, start_roles, stop_all
+from bench.progress import on_sigterm, progress
 from core import aio, redis_keys, subjects
 from core.bootstrap import seed_reference_data
 from core.clock import IST, RealClock
@@ -358,7 +352,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING,
                         format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         print(json.dumps(main(Options(args.seconds, args.rate, args.sell_after,
                                       args.tick_rate, down_s=args.down, kill=args.kill),

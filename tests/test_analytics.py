@@ -27,8 +27,9 @@ from core.db.models import Order, Strategy, User
 from core.errors import ValidationFailed
 from core.events import EventPublisher, EventType
 from core.ids import new_id
-from core.repos import analytics as repo
+from core.repos import analytics_rollup as repo
 from core.repos import users
+from core.repos.analytics_queries import watermark
 from core.security.passwords import hash_password
 from pipeline.follower import EventFollower
 from pipeline.notifier.analytics import FILLS, AnalyticsUpkeep
@@ -164,7 +165,7 @@ async def test_rollup_is_idempotent_and_agrees_with_live(
     assert await catch_up(sessions, clock) == {D1: 3, D2: 1, date(2026, 11, 25): 0}
     async with sessions() as session:
         first = {d: _rows(await repo.rolled_rows(session, d)) for d in (D1, D2)}
-        assert await repo.watermark(session) == date(2026, 11, 25)
+        assert await watermark(session) == date(2026, 11, 25)
     a, b = ids["a"], ids["b"]
     assert sorted(first[D1]) == sorted([
         (a, D1, False, 4, 4, 0, 2, 1, 1, Decimal("50.00"), Decimal("50.00")),

@@ -17,13 +17,13 @@ from brokers.angel_one.ticker import LTP_MODE, AngelTicker
 from brokers.angel_one.wire import Order, decimal
 from brokers.base import (
     AccountInfo,
-    BaseBroker,
     BrokerOrder,
     BrokerOrderStatus,
     BrokerPosition,
     OrderRequest,
 )
 from brokers.common.http import Timeouts
+from brokers.common.rest import RestBroker, timeouts_from
 from brokers.common.ws import Backoff
 from brokers.errors import BrokerUnavailable, NotSent, OrderRejected, TokenExpired
 from core.clock import Clock
@@ -73,11 +73,10 @@ class AngelConfig:
         return cls(api_url=settings.angel_api_url, ws_url=settings.angel_ws_url,
                    instruments_url=settings.angel_instruments_url,
                    identity=ClientIdentity(public_ip=settings.angel_client_public_ip),
-                   timeouts=replace(Timeouts(), connect_s=settings.broker_connect_timeout_s,
-                                    read_s=settings.broker_read_timeout_s))
+                   timeouts=timeouts_from(settings))
 
 
-class AngelOneBroker(BaseBroker):
+class AngelOneBroker(RestBroker[AngelHttp]):
     """An Angel One account. A session known to be dead is never sent: the credential is
     re-read (another process may have logged in), and failing that the adapter logs in
     with the PIN and TOTP; `on_login` stores the new session."""
@@ -109,16 +108,6 @@ class AngelOneBroker(BaseBroker):
                                timeouts=config.timeouts, transport=transport)
 
     @property
-    def account(self) -> str:
-        """`angel_one:{credential id}`."""
-        return self._account
-
-    @property
-    def http(self) -> AngelHttp:
-        """The account's REST client."""
-        return self._http
-
-    @property
     def session(self) -> AngelSession | None:
         """The session calls are made with."""
         return self._credentials.session
@@ -127,13 +116,6 @@ class AngelOneBroker(BaseBroker):
     def tag_for(order_id: str) -> str:
         """Angel's `ordertag` for our order id (≤ 15 alphanumeric characters)."""
         return tag_for(order_id)
-
-    async def connect(self) -> None:
-        """Nothing to open eagerly: the pool connects (and logs in) on the first call."""
-
-    async def close(self) -> None:
-        """Close the connection pool."""
-        await self._http.close()
 
     async def login(self) -> AngelSession:
         """`loginByPassword` with the PIN and the current TOTP; the session is kept (and

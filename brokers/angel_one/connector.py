@@ -11,13 +11,13 @@ sealed too (`refresh_token`, `feed_token`); the jwtToken is the access token.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Final
 
 from brokers.angel_one.auth import ClientIdentity, session_expiry, totp
 from brokers.angel_one.http import AngelHttp
 from brokers.common.connect import connection_error
 from brokers.common.http import Timeouts
+from brokers.common.rest import timeouts_from
 from brokers.errors import BrokerError, TokenExpired
 from core.clock import Clock
 from core.connections.connector import Account, Login, Secrets
@@ -48,8 +48,7 @@ class AngelOneConnector:
         """The connector for the configured SmartAPI (`ALGO_ANGEL_*`, `ALGO_BROKER_*`)."""
         return cls(settings.angel_api_url, clock,
                    identity=ClientIdentity(public_ip=settings.angel_client_public_ip),
-                   timeouts=replace(Timeouts(), connect_s=settings.broker_connect_timeout_s,
-                                    read_s=settings.broker_read_timeout_s))
+                   timeouts=timeouts_from(settings))
 
     def login_url(self, secrets: Secrets, state: str) -> str | None:
         """None: Angel One needs no browser login."""

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
 
 from brokers.base import (
     AccountInfo,
-    BaseBroker,
     BrokerOrder,
     BrokerPosition,
     OrderRequest,
 )
 from brokers.common.http import Timeouts
+from brokers.common.rest import RestBroker, timeouts_from
 from brokers.common.session import SessionKeeper
 from brokers.common.ws import Backoff
 from brokers.dhan import wire
@@ -70,11 +70,10 @@ class DhanConfig:
         return cls(api_url=settings.dhan_api_url, auth_url=settings.dhan_auth_url,
                    ws_url=settings.dhan_ws_url,
                    scrip_master_url=settings.dhan_scrip_master_url,
-                   timeouts=replace(Timeouts(), connect_s=settings.broker_connect_timeout_s,
-                                    read_s=settings.broker_read_timeout_s))
+                   timeouts=timeouts_from(settings))
 
 
-class DhanBroker(BaseBroker):
+class DhanBroker(RestBroker[DhanHttp]):
     """A Dhan account (brokers/common/session.py guards its token)."""
 
     broker_type = BrokerType.DHAN.value
@@ -95,16 +94,6 @@ class DhanBroker(BaseBroker):
             on_change=lambda c: self._http.set_session(c.client_id, c.access_token))
 
     @property
-    def account(self) -> str:
-        """`dhan:{credential id}`."""
-        return self._account
-
-    @property
-    def http(self) -> DhanHttp:
-        """The account's REST client."""
-        return self._http
-
-    @property
     def instruments(self) -> DhanInstruments:
         """The scrip master this account trades by."""
         return self._instruments
@@ -113,13 +102,6 @@ class DhanBroker(BaseBroker):
     def tag_for(order_id: str) -> str:
         """Dhan's `correlationId` for our order id (≤ 30 of [a-zA-Z0-9 _-])."""
         return tag_for(order_id)
-
-    async def connect(self) -> None:
-        """Nothing to open eagerly: the pool connects on the first request."""
-
-    async def close(self) -> None:
-        """Close the connection pool."""
-        await self._http.close()
 
     async def validate(self) -> AccountInfo:
         """`GET /profile` with the stored token."""

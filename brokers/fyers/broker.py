@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -11,7 +11,6 @@ import httpx
 
 from brokers.base import (
     AccountInfo,
-    BaseBroker,
     BrokerOrder,
     BrokerOrderStatus,
     BrokerPosition,
@@ -19,6 +18,7 @@ from brokers.base import (
     Side,
 )
 from brokers.common.http import Timeouts
+from brokers.common.rest import RestBroker, timeouts_from
 from brokers.common.session import SessionKeeper
 from brokers.common.ws import Backoff
 from brokers.errors import BrokerUnavailable, TokenExpired
@@ -61,8 +61,7 @@ class FyersConfig:
         """The configuration from `ALGO_FYERS_*` and `ALGO_BROKER_*`."""
         return cls(api_url=settings.fyers_api_url, ws_url=settings.fyers_ws_url,
                    symbols_url=settings.fyers_symbols_url,
-                   timeouts=replace(Timeouts(), connect_s=settings.broker_connect_timeout_s,
-                                    read_s=settings.broker_read_timeout_s))
+                   timeouts=timeouts_from(settings))
 
 
 def order_body(request: OrderRequest, ticker: str) -> dict[str, Any]:
@@ -77,7 +76,7 @@ def order_body(request: OrderRequest, ticker: str) -> dict[str, Any]:
             "orderTag": request.client_tag, "isSliceOrder": False}
 
 
-class FyersBroker(BaseBroker):
+class FyersBroker(RestBroker[FyersHttp]):
     """A Fyers account (brokers/common/session.py guards its token)."""
 
     broker_type = BrokerType.FYERS.value
@@ -98,27 +97,10 @@ class FyersBroker(BaseBroker):
             credentials, clock, broker="Fyers", reload=reload,
             on_change=lambda c: self._http.set_session(c.app_id, c.access_token))
 
-    @property
-    def account(self) -> str:
-        """`fyers:{credential id}`."""
-        return self._account
-
-    @property
-    def http(self) -> FyersHttp:
-        """The account's REST client (login and symbol-master downloads use it)."""
-        return self._http
-
     @staticmethod
     def tag_for(order_id: str) -> str:
         """Fyers' `orderTag` for our order id (≤ 30 alphanumeric characters)."""
         return tag_for(order_id)
-
-    async def connect(self) -> None:
-        """Nothing to open eagerly: the pool connects on the first request."""
-
-    async def close(self) -> None:
-        """Close the connection pools."""
-        await self._http.close()
 
     async def validate(self) -> AccountInfo:
         """`GET /api/v3/profile` with the stored token."""

@@ -6,6 +6,6 @@
 - `rollup` — the idempotent daily rollup into `daily_user_stats` / `daily_broker_stats`;
 - `cache` — 5-minute Redis cache, a user's answers dropped on each new fill.
 
-The SQL lives in `core.repos.analytics`; P&L is `core.risk.round_trip_pnl`. Real and
+The SQL lives in `core.repos.analytics_*`; P&L is `core.risk.round_trip_pnl`. Real and
 simulated (playground) results are never mixed: every query takes `simulated`.
 """

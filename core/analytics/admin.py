@@ -16,7 +16,7 @@ from core.analytics.cache import AnalyticsCache
 from core.analytics.figures import Period, Totals, rate
 from core.analytics.service import date_range
 from core.clock import IST, Clock, trading_day
-from core.repos import analytics as repo
+from core.repos import analytics_platform as repo
 
 _TRUNC = {Period.DAILY: "day", Period.WEEKLY: "week", Period.MONTHLY: "month"}
 

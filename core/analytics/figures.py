@@ -12,7 +12,7 @@ from typing import Final, TypeVar
 import msgspec
 
 from core.clock import IST
-from core.repos.analytics import DayRow
+from core.repos.analytics_user import DayRow
 
 RATE: Final = Decimal("0.0001")
 

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, trading_day
 from core.errors import ValidationFailed
-from core.repos import analytics as repo
+from core.repos import analytics_rollup as repo
+from core.repos.analytics_queries import watermark
 
 
 async def roll_up_day(sessions: async_sessionmaker[AsyncSession], clock: Clock,
@@ -26,7 +27,7 @@ async def roll_up_day(sessions: async_sessionmaker[AsyncSession], clock: Clock,
     if day >= trading_day(clock):
         raise ValidationFailed(f"{day} is not over yet: only past days are rolled up")
     async with sessions() as session, session.begin():
-        mark = await repo.watermark(session)
+        mark = await watermark(session)
         first = await repo.first_unrolled(session)
         if mark is None and first is None:
             first = day  # no orders at all: any day may be recorded as empty
@@ -42,7 +43,7 @@ async def catch_up(sessions: async_sessionmaker[AsyncSession], clock: Clock, *,
     `lookback_days` rolled-up ones; returns the user rows written per day."""
     yesterday = trading_day(clock) - timedelta(days=1)
     async with sessions() as session:
-        mark = await repo.watermark(session)
+        mark = await watermark(session)
         first = await repo.first_unrolled(session)
     if first is None:
         return {}
@@ -61,7 +62,7 @@ async def reroll_if_rolled(sessions: async_sessionmaker[AsyncSession], clock: Cl
                            days: set[date]) -> list[date]:
     """Roll up again those of `days` already rolled up (a fill arrived for them late)."""
     async with sessions() as session:
-        mark = await repo.watermark(session)
+        mark = await watermark(session)
     again = sorted(d for d in days if mark is not None and d <= mark)
     for day in again:
         async with sessions() as session, session.begin():

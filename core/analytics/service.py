@@ -12,7 +12,7 @@ from core.analytics.cache import AnalyticsCache
 from core.analytics.figures import Performance, Period, StrategyFigures, StrategyList, Summary
 from core.clock import Clock, trading_day
 from core.errors import ValidationFailed
-from core.repos import analytics as repo
+from core.repos import analytics_user as repo
 
 MAX_DAYS = 3660
 """Longest range of one performance or admin query (about ten years)."""

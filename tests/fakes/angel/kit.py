@@ -11,9 +11,6 @@ frame, and a malformed packet replaces the next tick frame with bytes of no mode
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +26,7 @@ from tests.angel_kit import broker_for, session_at
 from tests.fakes.angel import AngelFake, Fault, Quote, running_fake
 from tests.fakes.angel.master import corrupt_json, listing, master_json
 from tests.fakes.contract import FaultKind
+from tests.fakes.kit_base import FAR_FUTURE, KitBase, Socket, kit_runner
 
 _FAULTS: dict[FaultKind, Fault] = {
     FaultKind.REJECT: Fault("reject", code="AB4036",
@@ -38,8 +36,6 @@ _FAULTS: dict[FaultKind, Fault] = {
     FaultKind.RATE_LIMIT: Fault("rate_limit"),
     FaultKind.TOKEN_EXPIRED: Fault("token_expired", group="any"),
 }
-FAR_FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
-"""The session's recorded expiry: never reached on any test's clock (the fake decides)."""
 _EXCHANGE_TYPES = {"NSE": 1, "NFO": 2, "BSE": 3, "BFO": 4, "MCX": 5, "CDS": 13}
 
 
@@ -47,37 +43,27 @@ def _angel_symbol(exchange: str, symbol: str) -> str:
     return f"{symbol}-EQ" if exchange == "NSE" else symbol
 
 
-class AngelKit:
+class AngelKit(KitBase[AngelOneBroker, AngelFake]):
     """A running fake SmartAPI, and one AngelOneBroker logged in to it."""
 
     broker_type = BrokerType.ANGEL_ONE.value
+    faults = _FAULTS
+    end_session_fault = Fault("token_expired")  # SmartAPI's AG8001 Invalid Token
 
     def __init__(self, fake: AngelFake) -> None:
-        self.fake = fake
+        super().__init__(fake)
         self.instruments = AngelInstruments(RealClock())
-        self._broker: AngelOneBroker | None = None
 
-    async def broker(self) -> BaseBroker:
-        """The connected AngelOneBroker, logged in with the PIN and a TOTP."""
-        if self._broker is None:
-            self._broker = broker_for(self.fake, instruments=self.instruments)
-            await self._broker.connect()
-            await self._broker.login()
-        return self._broker
+    def _new_broker(self) -> AngelOneBroker:
+        return broker_for(self.fake, instruments=self.instruments)
 
-    async def close(self) -> None:
-        """Close the broker, if one was made."""
-        if self._broker is not None:
-            await self._broker.close()
+    def _socket(self) -> Socket:
+        return self.fake.feed
 
-    def fault(self, kind: FaultKind) -> None:
-        """Arm one switch of the fake."""
-        if kind is FaultKind.SOCKET_DROP:
-            self.fake.feed.drop_all()
-        elif kind is FaultKind.MALFORMED_PACKET:
-            self.fake.feed.malformed_next += 1
-        else:
-            self.fake.book.arm(replace(_FAULTS[kind]))  # a fresh copy: faults count down
+    async def _start(self, broker: AngelOneBroker) -> None:
+        """Connected, and logged in with the PIN and a TOTP."""
+        await broker.connect()
+        await broker.login()
 
     def set_ltp(self, exchange: str, symbol: str, paise: int) -> None:
         """The price of getLtpData and of fills."""
@@ -100,26 +86,6 @@ class AngelKit:
         assert isinstance(broker, AngelOneBroker)
         await broker.ensure_instruments(force=True)
 
-    def orders_received(self) -> int:
-        """Orders the fake has booked."""
-        return len(self.fake.book.orders)
-
-    def ticker_connections(self) -> int:
-        """Feed connections the fake has accepted."""
-        return self.fake.feed.accepted
-
-    def end_session(self) -> None:
-        """The next order is refused as on a session the broker has ended."""
-        self.fake.book.arm(Fault("token_expired"))  # SmartAPI's AG8001 Invalid Token
-
-    def order_book(self) -> list[dict[str, Any]]:
-        """The fake's orders as its order book writes them."""
-        return list(self.fake.book.orders.values())
-
-    def requests_received(self) -> int:
-        """REST requests the fake has received."""
-        return len(self.fake.book.requests)
-
     def settings(self) -> dict[str, Any]:
         """Where the platform finds SmartAPI: the fake."""
         return {"angel_api_url": self.fake.api_url, "angel_ws_url": self.fake.ws_url,
@@ -141,12 +107,5 @@ class AngelKit:
             key_id=box.current_key_id, token_expires_at=FAR_FUTURE, is_valid=True)
 
 
-@asynccontextmanager
-async def angel_kit() -> AsyncIterator[AngelKit]:
-    """The fake SmartAPI started, its kit yielded, both stopped on exit."""
-    async with running_fake() as fake:
-        kit = AngelKit(fake)
-        try:
-            yield kit
-        finally:
-            await kit.close()
+angel_kit = kit_runner(running_fake, AngelKit)
+"""The fake started, its kit yielded, both stopped on exit."""

@@ -9,10 +9,6 @@ frame, and a malformed packet is a frame with a response code no layout describe
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +24,7 @@ from tests.dhan_kit import broker_for
 from tests.fakes.contract import FaultKind
 from tests.fakes.dhan import DhanFake, Fault, running_fake
 from tests.fakes.dhan.book import LISTED, scrip_master
+from tests.fakes.kit_base import FAR_FUTURE, KitBase, Socket, kit_runner
 
 _FAULTS: dict[FaultKind, Fault] = {
     FaultKind.REJECT: Fault("reject", code="DH-906", error_type="Order_Error",
@@ -37,42 +34,26 @@ _FAULTS: dict[FaultKind, Fault] = {
     FaultKind.RATE_LIMIT: Fault("rate_limit"),
     FaultKind.TOKEN_EXPIRED: Fault("token_expired", group="any"),
 }
-FAR_FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
-"""The session's recorded expiry: never reached on any test's clock (the fake decides)."""
 SCRIP_MASTER_PATH = "/api-data/api-scrip-master.csv"
 """The public scrip master (images.dhan.co at Dhan): not a call of the API."""
 
 
-class DhanKit:
+class DhanKit(KitBase[DhanBroker, DhanFake]):
     """A running fake Dhan, and one DhanBroker logged in to it."""
 
     broker_type = BrokerType.DHAN.value
+    faults = _FAULTS
+    end_session_fault = Fault("invalid_token")  # Dhan's 400 DH-906 "Invalid Token"
 
     def __init__(self, fake: DhanFake) -> None:
-        self.fake = fake
+        super().__init__(fake)
         self.instruments = DhanInstruments(RealClock())
-        self._broker: DhanBroker | None = None
 
-    async def broker(self) -> BaseBroker:
-        """The connected DhanBroker (made on first use)."""
-        if self._broker is None:
-            self._broker = broker_for(self.fake, instruments=self.instruments)
-            await self._broker.connect()
-        return self._broker
+    def _new_broker(self) -> DhanBroker:
+        return broker_for(self.fake, instruments=self.instruments)
 
-    async def close(self) -> None:
-        """Close the broker, if one was made."""
-        if self._broker is not None:
-            await self._broker.close()
-
-    def fault(self, kind: FaultKind) -> None:
-        """Arm one switch of the fake."""
-        if kind is FaultKind.SOCKET_DROP:
-            self.fake.feed.drop_all()
-        elif kind is FaultKind.MALFORMED_PACKET:
-            self.fake.feed.malformed_next += 1
-        else:
-            self.fake.book.arm(replace(_FAULTS[kind]))  # a fresh copy: faults count down
+    def _socket(self) -> Socket:
+        return self.fake.feed
 
     def set_ltp(self, exchange: str, symbol: str, paise: int) -> None:
         """The price of `/marketfeed/ltp` and of fills."""
@@ -93,22 +74,6 @@ class DhanKit:
         """Download the scrip master and swap it in (InstrumentMasterInvalid keeps the old)."""
         assert isinstance(broker, DhanBroker)
         await broker.refresh_instruments()
-
-    def orders_received(self) -> int:
-        """Orders the fake has booked."""
-        return len(self.fake.book.orders)
-
-    def ticker_connections(self) -> int:
-        """Feed connections the fake has accepted."""
-        return self.fake.feed.accepted
-
-    def end_session(self) -> None:
-        """The next order is refused as on a session the broker has ended."""
-        self.fake.book.arm(Fault("invalid_token"))  # Dhan's 400 DH-906 "Invalid Token"
-
-    def order_book(self) -> list[dict[str, Any]]:
-        """The fake's orders as its order book writes them."""
-        return list(self.fake.book.orders.values())
 
     def requests_received(self) -> int:
         """REST API requests the fake has received (not the scrip master's download)."""
@@ -134,12 +99,5 @@ class DhanKit:
             key_id=box.current_key_id, token_expires_at=FAR_FUTURE, is_valid=True)
 
 
-@asynccontextmanager
-async def dhan_kit() -> AsyncIterator[DhanKit]:
-    """The fake Dhan started, its kit yielded, both stopped on exit."""
-    async with running_fake() as fake:
-        kit = DhanKit(fake)
-        try:
-            yield kit
-        finally:
-            await kit.close()
+dhan_kit = kit_runner(running_fake, DhanKit)
+"""The fake started, its kit yielded, both stopped on exit."""

@@ -8,10 +8,6 @@ malformed packet is a data frame announcing five records that holds half of one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +22,7 @@ from core.ids import new_id
 from tests.fakes.contract import FaultKind
 from tests.fakes.fyers import Fault, FyersFake, running_fake
 from tests.fakes.fyers.book import sample_master, topic_of
+from tests.fakes.kit_base import FAR_FUTURE, KitBase, Socket, kit_runner
 from tests.fyers_kit import broker_for
 
 _FAULTS: dict[FaultKind, Fault] = {
@@ -37,9 +34,6 @@ _FAULTS: dict[FaultKind, Fault] = {
     FaultKind.TOKEN_EXPIRED: Fault("token_expired", group="any"),
 }
 
-FAR_FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
-"""The session's recorded expiry: never reached on any test's clock (the fake decides)."""
-
 
 def truncated_master() -> str:
     """The first third of the master, cut mid-row: a download that broke off."""
@@ -47,36 +41,22 @@ def truncated_master() -> str:
     return text[: len(text) // 3]
 
 
-class FyersKit:
+class FyersKit(KitBase[FyersBroker, FyersFake]):
     """A running fake Fyers, and one FyersBroker logged in to it."""
 
     broker_type = BrokerType.FYERS.value
+    faults = _FAULTS
+    end_session_fault = Fault("token_expired")  # Fyers' 401 / -8
 
     def __init__(self, fake: FyersFake) -> None:
-        self.fake = fake
+        super().__init__(fake)
         self.instruments = FyersInstruments(RealClock())
-        self._broker: FyersBroker | None = None
 
-    async def broker(self) -> BaseBroker:
-        """The connected FyersBroker (made on first use)."""
-        if self._broker is None:
-            self._broker = broker_for(self.fake, instruments=self.instruments)
-            await self._broker.connect()
-        return self._broker
+    def _new_broker(self) -> FyersBroker:
+        return broker_for(self.fake, instruments=self.instruments)
 
-    async def close(self) -> None:
-        """Close the broker, if one was made."""
-        if self._broker is not None:
-            await self._broker.close()
-
-    def fault(self, kind: FaultKind) -> None:
-        """Arm one switch of the fake."""
-        if kind is FaultKind.SOCKET_DROP:
-            self.fake.socket.drop_all()
-        elif kind is FaultKind.MALFORMED_PACKET:
-            self.fake.socket.malformed_next += 1
-        else:
-            self.fake.book.arm(replace(_FAULTS[kind]))  # a fresh copy: faults count down
+    def _socket(self) -> Socket:
+        return self.fake.socket
 
     def set_ltp(self, exchange: str, symbol: str, paise: int) -> None:
         """The price of `/data/quotes` and of fills."""
@@ -97,25 +77,9 @@ class FyersKit:
         assert isinstance(broker, FyersBroker)
         await broker.refresh_instruments()
 
-    def orders_received(self) -> int:
-        """Orders the fake has booked."""
-        return len(self.fake.book.orders)
-
-    def ticker_connections(self) -> int:
-        """Data-socket connections the fake has accepted."""
-        return self.fake.socket.accepted
-
-    def end_session(self) -> None:
-        """The next order is refused as on a session the broker has ended."""
-        self.fake.book.arm(Fault("token_expired"))  # Fyers' 401 / -8
-
     def order_book(self) -> list[dict[str, Any]]:
         """The fake's orders as its order book writes them."""
         return self.fake.book.order_book()
-
-    def requests_received(self) -> int:
-        """REST requests the fake has received."""
-        return len(self.fake.book.requests)
 
     def settings(self) -> dict[str, Any]:
         """Where the platform finds Fyers: the fake."""
@@ -133,12 +97,5 @@ class FyersKit:
             key_id=box.current_key_id, token_expires_at=FAR_FUTURE, is_valid=True)
 
 
-@asynccontextmanager
-async def fyers_kit() -> AsyncIterator[FyersKit]:
-    """The fake Fyers started, its kit yielded, both stopped on exit."""
-    async with running_fake() as fake:
-        kit = FyersKit(fake)
-        try:
-            yield kit
-        finally:
-            await kit.close()
+fyers_kit = kit_runner(running_fake, FyersKit)
+"""The fake started, its kit yielded, both stopped on exit."""

@@ -8,10 +8,6 @@ without a close frame, and a malformed packet is a frame announcing a 7-byte pac
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +20,7 @@ from core.db.enums import BrokerType
 from core.db.models import BrokerCredential
 from core.ids import new_id
 from tests.fakes.contract import FaultKind
+from tests.fakes.kit_base import FAR_FUTURE, KitBase, Socket, kit_runner
 from tests.fakes.kite import Fault, KiteBook, KiteFake, Quote, running_fake
 from tests.fakes.kite.book import sample_instruments
 from tests.zerodha_kit import broker_for
@@ -39,49 +36,30 @@ _FAULTS: dict[FaultKind, Fault] = {
 }
 
 
-FAR_FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
-"""The session's recorded expiry: never reached on any test's clock (the fake decides)."""
-
-
 def _truncated_master() -> str:
     """The first third of the master, cut mid-row: a download that broke off."""
     text = sample_instruments()
     return text[: len(text) // 3]
 
 
-class KiteKit:
+class KiteKit(KitBase[ZerodhaBroker, KiteFake]):
     """A running fake Kite, and one ZerodhaBroker logged in to it."""
 
     broker_type = BrokerType.ZERODHA.value
+    faults = _FAULTS
+    end_session_fault = Fault("token_expired")  # Kite's 403 TokenException
 
     def __init__(self, fake: KiteFake) -> None:
-        self.fake = fake
+        super().__init__(fake)
         self.instruments = KiteInstruments(RealClock())
-        self._broker: ZerodhaBroker | None = None
         self._listing = KiteBook()
         """The exchange's instruments, whatever (corrupt) master the fake serves."""
 
-    async def broker(self) -> BaseBroker:
-        """The connected ZerodhaBroker (made on first use)."""
-        if self._broker is None:
-            self._broker = broker_for(self.fake, instruments=self.instruments)
-            await self._broker.connect()
-        return self._broker
+    def _new_broker(self) -> ZerodhaBroker:
+        return broker_for(self.fake, instruments=self.instruments)
 
-    async def close(self) -> None:
-        """Close the broker, if one was made."""
-        if self._broker is not None:
-            await self._broker.close()
-
-    def fault(self, kind: FaultKind) -> None:
-        """Arm one switch of the fake."""
-        if kind is FaultKind.SOCKET_DROP:
-            self.fake.ticker.drop_all()
-        elif kind is FaultKind.MALFORMED_PACKET:
-            self.fake.ticker.malformed_next += 1
-        else:
-            template = _FAULTS[kind]
-            self.fake.book.arm(replace(template))  # a fresh copy: faults count down
+    def _socket(self) -> Socket:
+        return self.fake.ticker
 
     def set_ltp(self, exchange: str, symbol: str, paise: int) -> None:
         """The price of `/quote/ltp` and of fills."""
@@ -103,25 +81,9 @@ class KiteKit:
         assert isinstance(broker, ZerodhaBroker)
         self.instruments.load(await broker.http.instruments())
 
-    def orders_received(self) -> int:
-        """Orders the fake has booked."""
-        return len(self.fake.book.orders)
-
-    def ticker_connections(self) -> int:
-        """Ticker connections the fake has accepted."""
-        return self.fake.ticker.accepted
-
-    def end_session(self) -> None:
-        """The next order is refused as on a session the broker has ended."""
-        self.fake.book.arm(Fault("token_expired"))  # Kite's 403 TokenException
-
     def order_book(self) -> list[dict[str, Any]]:
         """The fake's orders as its order book writes them."""
         return self.fake.book.order_book()
-
-    def requests_received(self) -> int:
-        """REST requests the fake has received."""
-        return len(self.fake.book.requests)
 
     def settings(self) -> dict[str, Any]:
         """Where the platform finds Kite: the fake."""
@@ -138,12 +100,5 @@ class KiteKit:
             token_expires_at=FAR_FUTURE, is_valid=True)
 
 
-@asynccontextmanager
-async def kite_kit() -> AsyncIterator[KiteKit]:
-    """The fake Kite started, its kit yielded, both stopped on exit."""
-    async with running_fake() as fake:
-        kit = KiteKit(fake)
-        try:
-            yield kit
-        finally:
-            await kit.close()
+kite_kit = kit_runner(running_fake, KiteKit)
+"""The fake started, its kit yielded, both stopped on exit."""
