@@ -150,7 +150,7 @@ class Settings(BaseSettings):
 
     # The order pipeline (pipeline/trigger, pipeline/executor).
     trigger_grace_s: float = Field(default=60.0, ge=0, le=3600)
-    executor_concurrency: int = Field(default=64, ge=1, le=1024)
+    executor_concurrency: int = Field(default=128, ge=1, le=1024)
     executor_max_deliver: int = Field(default=5, ge=2, le=100)
     executor_ack_wait_s: float = Field(default=30.0, ge=1)
     executor_fill_timeout_s: float = Field(default=30.0, gt=0)

@@ -73,7 +73,7 @@ class PaperExchange:
         # matching engine takes them in sequence; failing, they all fail alike (Ambiguous).
         # Not isolated: a failed group may have been booked before the error, and an
         # exchange never books an order twice on its own.
-        self._booking: Batcher[PaperOrder, None] = Batcher(self._book_many, max_size=64,
+        self._booking: Batcher[PaperOrder, None] = Batcher(self._book_many, max_size=128,
                                                            isolate=False)
 
     async def place(self, account: str, request: OrderRequest) -> BrokerOrder:

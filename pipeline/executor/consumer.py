@@ -30,6 +30,9 @@ from pipeline.executor.errors import Busy, Permanent
 log = logging.getLogger("algo.pipeline.executor")
 
 DURABLE: Final = "executor"
+FETCH_MAX: Final = 32
+"""Commands asked for per fetch, however many slots are free: nats-py's fetch(n) can hold
+delivered messages back while it waits for the rest of a large batch."""
 _decode = decoder(OrderCommand)
 
 Handle = Callable[[OrderCommand], Awaitable[object]]
@@ -98,7 +101,7 @@ class CommandConsumer:
                 await self._slots.acquire()
                 free += 1
             try:
-                messages = await self._sub.fetch(free, timeout=1.0)
+                messages = await self._sub.fetch(min(free, FETCH_MAX), timeout=1.0)
             except (NatsTimeoutError, TimeoutError):
                 messages = []
             except Exception as exc:  # noqa: BLE001 — NATS reconnecting: keep trying

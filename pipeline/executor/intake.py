@@ -37,7 +37,7 @@ from pipeline.executor.rules import EXITS, Situation, holds_position, side_of, s
 
 log = logging.getLogger("algo.pipeline.executor")
 
-BATCH_SIZE = 64
+BATCH_SIZE = 128
 
 
 @dataclass(slots=True)
