@@ -107,6 +107,8 @@ class Faults:
 
     node: str = ""
     down_ns: int = 0
+    elected_ns: int = 0
+    """When a surviving node first answered as the leader of COMMANDS (0: never seen)."""
     up_ns: int = 0
     rejoin_s: float = 0.0
     executor_pid: int = 0
@@ -206,7 +208,11 @@ async def inflict(cluster: NatsCluster, nc: NatsClient, pipeline: Pipeline,
     cluster.kill(node)
     faults.node, faults.down_ns = node.name, time.time_ns()
     progress(f"SIGKILLed NATS node {node.name} ({options.kill})")
-    await asyncio.sleep(options.down_s)
+    faults.elected_ns = await new_leader(nc, node.name, options.down_s)
+    if faults.elected_ns:
+        progress(f"COMMANDS led by a survivor after "
+                 f"{(faults.elected_ns - faults.down_ns) / 1e9:.2f} s")
+    await asyncio.sleep(max(0.0, options.down_s - (time.time_ns() - faults.down_ns) / 1e9))
     began = time.monotonic()
     await asyncio.to_thread(cluster.restart, node)
     faults.up_ns, faults.rejoin_s = time.time_ns(), round(time.monotonic() - began, 2)
@@ -217,6 +223,22 @@ async def inflict(cluster: NatsCluster, nc: NatsClient, pipeline: Pipeline,
     victim.kill()
     faults.executor_pid, faults.executor_killed_ns = victim.pid, time.time_ns()
     progress(f"SIGKILLed executor pid {victim.pid}")
+
+
+async def new_leader(nc: NatsClient, dead: str, within_s: float) -> int:
+    """Poll COMMANDS' stream info until a node other than `dead` answers as its leader;
+    the epoch ns it was first seen (0 if not within `within_s`). The Raft election alone:
+    what the pipeline's stall cannot be shorter than."""
+    js = nc.jetstream(timeout=0.5)
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            info = await js.stream_info(subjects.COMMANDS)
+            leader = info.cluster.leader if info.cluster else None
+            if leader and leader != dead:
+                return time.time_ns()
+        await asyncio.sleep(0.05)
+    return 0
 
 
 async def sleep_until(moment: datetime) -> None:
@@ -270,6 +292,8 @@ async def run_failover(cluster: NatsCluster, database_url: str, redis_url: str,
         return {**verdict(planned, ledger), **stall(planned, ledger, faults.down_ns,
                                                     faults.up_ns),
                 "killed_node": faults.node, "kill": options.kill,
+                "election_s": round((faults.elected_ns - faults.down_ns) / 1e9, 3)
+                if faults.elected_ns else None,
                 "node_down_s": round((faults.up_ns - faults.down_ns) / 1e9, 2),
                 "node_rejoin_s": faults.rejoin_s, "killed_executor_pid": faults.executor_pid,
                 "settled_after_last_due_s": settle_s, "dlq_messages": dlq.state.messages,

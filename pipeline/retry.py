@@ -18,13 +18,14 @@ TRANSIENT: Final = (NatsError, RedisError, DBAPIError, OSError)
 """Failures of a server or the network (nats' TimeoutError is an OSError too)."""
 
 FIRST_DELAY_S: Final = 0.05
-MAX_DELAY_S: Final = 2.0
+MAX_DELAY_S: Final = 0.5
+"""Short: a JetStream election ends unannounced, and what waits should follow at once."""
 _LOUD_EVERY: Final = 20
 
 
 async def retry_forever(op: Callable[[], Awaitable[T]], *, clock: Clock, log: logging.Logger,
                         what: str) -> T:
-    """Await `op()` until it succeeds, backing off from 50 ms to 2 s on transient errors.
+    """Await `op()` until it succeeds, backing off from 50 ms to 0.5 s on transient errors.
 
     Only cancellation ends it early; anything but a transient error is a bug and raises.
     """

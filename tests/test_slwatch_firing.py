@@ -3,6 +3,7 @@ exit survives NATS going away (real nats-server, stopped and started again)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -91,5 +92,33 @@ async def test_an_exit_is_published_once_nats_is_back(
         assert [(c.action, c.trigger_price_paise) for c in await commands(js)] == [
             ("SL_EXIT", 239_900)]
         assert metrics.duplicates == 0
+    finally:
+        await nc.close()
+
+
+
+async def test_the_sl_triggered_event_is_retried_until_the_events_stream_answers(
+        private_servers: tuple[EmbeddedNats, EmbeddedRedis]) -> None:
+    """As through an election of the EVENTS leader: the command is stored at once, and the
+    event follows, once, when the stream answers again."""
+    nats_server, _ = private_servers
+    nc = await connect_nats(nats_server.url, name="slwatch-test")
+    try:
+        js = nc.jetstream(timeout=0.3)
+        await ensure_streams(js)
+        await js.delete_stream(subjects.EVENTS)
+        ledger, metrics = ExitLedger(), Metrics()
+        firer = Firer(js, RealClock(), _log, ledger, metrics)
+        breaches, tick = breach()
+        firer.fire(breaches, tick, "trace-3")
+        await eventually(lambda: metrics.commands == 1, message="the exit command stored")
+        await asyncio.sleep(0.5)
+        assert firer.tasks, "the event is still being retried"
+        await ensure_streams(js)
+        await eventually(lambda: not firer.tasks, timeout=10, message="the event published")
+        info = await js.stream_info(subjects.EVENTS)
+        assert info.state.messages == 1
+        stored = await js.get_msg(subjects.EVENTS, info.state.last_seq)
+        assert stored.subject == subjects.event("usr_1", "str_1", "SL_TRIGGERED")
     finally:
         await nc.close()

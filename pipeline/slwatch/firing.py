@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from nats.js import JetStreamContext
@@ -31,7 +32,9 @@ from pipeline.slwatch.index import Breach
 from pipeline.slwatch.metrics import Metrics
 
 FIRST_DELAY_S: Final = 0.05
-MAX_DELAY_S: Final = 2.0
+MAX_DELAY_S: Final = 0.5
+ANNOUNCE_WITHIN_S: Final = 20.0
+"""How long an SL_TRIGGERED event is retried: past a JetStream election (4-9 s)."""
 DEFAULT_CONCURRENCY: Final = 512
 _LOUD_EVERY: Final = 20
 
@@ -148,20 +151,31 @@ class Firer:
             delay = FIRST_DELAY_S
 
     async def _announce(self, job: _Job, action: OrderAction, tick: Tick) -> None:
+        """SL_TRIGGERED, retried through an outage (its event id makes a retry harmless);
+        given up after ANNOUNCE_WITHIN_S: the command is stored, the event only informs."""
         breach = job.breach
         record = breach.ref
-        try:
-            await self._events.publish(self._events.build(
-                EventType.SL_TRIGGERED, user_id=record.user_id, strategy_id=record.strategy_id,
-                rev=record.rev, data={
-                    "kind": breach.kind, "action": action.value,
-                    "reason": reason_for(breach.kind, action),
-                    "exchange": record.exchange, "symbol": record.symbol,
-                    "ltp_paise": breach.ltp_paise, "level_paise": breach.level_paise,
-                    "exchange_ts": tick.exchange_ts, "trading_day": job.day}))
-        except Exception:  # noqa: BLE001 — the command is stored; the event only informs
-            self._log.exception("SL_TRIGGERED event not published",
-                                extra={"strategy_id": record.strategy_id})
+        event = self._events.build(
+            EventType.SL_TRIGGERED, user_id=record.user_id, strategy_id=record.strategy_id,
+            rev=record.rev, data={
+                "kind": breach.kind, "action": action.value,
+                "reason": reason_for(breach.kind, action),
+                "exchange": record.exchange, "symbol": record.symbol,
+                "ltp_paise": breach.ltp_paise, "level_paise": breach.level_paise,
+                "exchange_ts": tick.exchange_ts, "trading_day": job.day})
+        delay = FIRST_DELAY_S
+        give_up = self._clock.now() + timedelta(seconds=ANNOUNCE_WITHIN_S)
+        while True:
+            try:
+                await self._events.publish(event)
+                return
+            except Exception:  # noqa: BLE001 — retried, then logged; never raised
+                if self._clock.now() + timedelta(seconds=delay) > give_up:
+                    self._log.exception("SL_TRIGGERED event not published",
+                                        extra={"strategy_id": record.strategy_id})
+                    return
+            await self._clock.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY_S)
 
     def _no_action_left(self, breach: Breach[StrategyRuntime], day: str) -> None:
         self._ledger.abandon(breach.strategy_id)
