@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,10 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from brokers.errors import BrokerError
 from brokers.factory import BrokerFactory
 from core import error_codes, redis_keys
+from core.db.engine import autocommit
 from core.errors import NotFound
+from core.recent import Recent
 from core.repos import broker_credentials, instruments
 
 log = logging.getLogger("algo.quotes")
+
+LISTED_FOR_S: Final = 60.0
+"""How long a listed instrument is taken as still listed (a delisting shows within it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +48,24 @@ class Quotes:
         self._sessions = sessions
         self._redis = redis
         self._brokers = brokers
+        self._listed: Recent[tuple[str, str]] = Recent(LISTED_FOR_S)
+        """Instruments found listed lately: a quoted one is answered from Redis alone."""
 
     async def ltp(self, user_id: str, exchange: str, symbol: str) -> Quote:
         """The last price of a listed instrument; NotFound when it is unknown or unquoted."""
+        raw = await self._redis.get(redis_keys.ltp(exchange, symbol))
+        paise = int(raw) if raw is not None else 0
+        if paise > 0 and self._listed.fresh((exchange, symbol)):
+            return Quote(exchange, symbol, paise, "feed")
         async with self._sessions() as session:
+            await autocommit(session)
             if await instruments.get(session, exchange, symbol) is None:
                 raise NotFound(f"{exchange}:{symbol} is not in the instrument list",
                                code=error_codes.STR_UNKNOWN_SYMBOL_404)
+            self._listed.remember((exchange, symbol))
+            if paise > 0:
+                return Quote(exchange, symbol, paise, "feed")
             credentials = await broker_credentials.usable_for_user(session, user_id)
-        raw = await self._redis.get(redis_keys.ltp(exchange, symbol))
-        if raw is not None and int(raw) > 0:
-            return Quote(exchange, symbol, int(raw), "feed")
         for credential in credentials:
             try:
                 broker = await self._brokers.for_account(

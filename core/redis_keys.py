@@ -32,6 +32,11 @@ def denylisted_jti(jti: str) -> str:
     return f"denylist:jti:{jti}"
 
 
+def auth_epoch(user_id: str) -> str:
+    """A random value replaced whenever the user's account changes (core/auth/view_cache)."""
+    return f"auth:epoch:{user_id}"
+
+
 def revoked_session(session_id: str) -> str:
     """A session ended before its access tokens expired (logout, reset, reuse, admin)."""
     return f"revoked:session:{session_id}"

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.db.engine import create_engine, session_factory
+from core.db.engine import create_engine, read_session_factory, session_factory
 from core.errorlog import ErrorLogWriter, start_error_log
 from core.nats import connect_nats
 from core.redis import create_redis
@@ -36,6 +36,8 @@ class Resources:
     services: Services
     hub: EventHub
     """The process's one fan-out of `events.>` to its SSE connections."""
+    reads: async_sessionmaker[AsyncSession]
+    """Autocommit sessions for a request's reads (no BEGIN/ROLLBACK round trips)."""
     errors: ErrorLogWriter | None = None
     """Stores this process's ERROR/CRITICAL records in `error_logs` (ADM-4)."""
 
@@ -47,7 +49,7 @@ class Resources:
                                "and ALGO_NATS_URL (algo up sets them)")
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size,
                                max_overflow=settings.db_max_overflow,
-                               slow_query_ms=settings.slow_query_ms)
+                               slow_query_ms=settings.slow_query_ms, pre_ping=False)
         redis = create_redis(settings.redis_url)
         try:
             nc = await connect_nats(settings.nats_url, name="web")
@@ -67,7 +69,8 @@ class Resources:
             await redis.aclose()
             await engine.dispose()
             raise
-        resources = cls(settings, clock, engine, sessions, redis, nc, js, services, hub)
+        resources = cls(settings, clock, engine, sessions, redis, nc, js, services, hub,
+                        read_session_factory(engine))
         resources.errors = start_error_log("web", sessions, js, clock, settings)
         return resources
 

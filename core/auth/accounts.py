@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from core.auth.tokens import Claims, TokenCodec, TokenType, token_hash
 from core.clock import Clock
 from core.db.enums import Role
 from core.db.models import RefreshToken, User
-from core.errors import AuthenticationFailed, Conflict, NotFound
+from core.errors import AuthenticationFailed, Conflict, NotFound, Unavailable
 from core.ids import new_id
 from core.repos import audit, refresh_tokens, users
 from core.security.passwords import hash_password, hash_password_async, verify_password_async
@@ -100,6 +101,9 @@ class Accounts:
         async with self._sessions() as session, session.begin():
             pair, _ = await self._issue(session, user, new_id("ses"), client)
             await users.record_login(session, user.id, self._now())
+        # Only `last_login_at` changed: a view reused a little longer misleads nobody.
+        with contextlib.suppress(Unavailable):
+            await self._auth.account_changed(user.id)
         return pair
 
     async def _issue(self, session: AsyncSession, user: User, family: str,

@@ -127,6 +127,7 @@ class AdminUsers:
             await audit.record(session, actor, "admin.users.update", target_type="user",
                                target_id=user_id, details={"before": before, "after": after})
             count = await strategies.count_for_user(session, user_id)
+        await self._auth.account_changed(user_id)
         await self._auth.revoke_sessions(ended)
         return UserDetail(user, count)
 
@@ -146,6 +147,7 @@ class AdminUsers:
                                target_id=user_id, details={
                                    "email": user.email,
                                    "stopped_strategies": [sid for sid, _ in stopped]})
+        await self._auth.account_changed(user_id)
         await self._auth.revoke_sessions(ended)
         await self._strategies.disarm_stopped(user_id, stopped, "user deleted by admin")
         return [sid for sid, _ in stopped]

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import error_codes, redis_keys
 from core.auth.principal import Principal
 from core.auth.tokens import Claims, TokenCodec, TokenType
+from core.auth.view_cache import AuthGate, AuthViewCache
 from core.clock import Clock
+from core.db.engine import autocommit
 from core.db.enums import Role
 from core.errors import AuthenticationFailed, Unavailable
 from core.repos import users
@@ -37,6 +39,8 @@ class Authenticator:
         self._codec = codec
         self._clock = clock
         self._ticket_ttl_s = ticket_ttl_s
+        self._gate = AuthGate(redis)
+        self._views = AuthViewCache()
 
     def verify(self, token: str) -> Claims:
         """Check an access token's signature and claims (no I/O)."""
@@ -48,17 +52,33 @@ class Authenticator:
 
     async def authenticate_claims(self, claims: Claims) -> Principal:
         """The rest of `authenticate` for claims `verify` accepted: denylists and account."""
-        await self._refuse_if_revoked(claims.jti, claims.fam)
-        async with self._sessions() as session:
-            user = await users.get_auth_view(session, claims.sub)
+        try:
+            revoked, epoch = await self._gate.check(claims.sub, _denylist_keys(claims.jti,
+                                                                               claims.fam))
+        except RedisError as exc:
+            raise _redis_down() from exc
+        if revoked:
+            raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
+        user = self._views.get(claims.sub, epoch)
+        if user is None:
+            async with self._sessions() as session:
+                await autocommit(session)
+                user = await users.get_auth_view(session, claims.sub)
+            if user is not None:
+                self._views.put(claims.sub, epoch, user)
         return self._principal(user, claims.fam, claims)
 
-    async def _refuse_if_revoked(self, jti: str | None, session_id: str) -> None:
-        keys = [redis_keys.revoked_session(session_id)]
-        if jti is not None:
-            keys.append(redis_keys.denylisted_jti(jti))
+    async def account_changed(self, user_id: str) -> None:
+        """After a commit that changed what authentication reads of a user (role, active,
+        deleted, password, e-mail, last login): every process reads the account again."""
         try:
-            revoked = await self._redis.exists(*keys)
+            await self._gate.renew(user_id)
+        except RedisError as exc:
+            raise _redis_down() from exc
+
+    async def _refuse_if_revoked(self, jti: str | None, session_id: str) -> None:
+        try:
+            revoked = await self._redis.exists(*_denylist_keys(jti, session_id))
         except RedisError as exc:
             raise _redis_down() from exc
         if revoked:
@@ -144,6 +164,13 @@ class Authenticator:
         except (AuthenticationFailed, Unavailable):
             return False
         return True
+
+
+def _denylist_keys(jti: str | None, session_id: str) -> list[str]:
+    keys = [redis_keys.revoked_session(session_id)]
+    if jti is not None:
+        keys.append(redis_keys.denylisted_jti(jti))
+    return keys
 
 
 def _digest(value: str) -> str:

@@ -81,5 +81,6 @@ class PasswordResets:
             await users.set_password(session, user.id, password_hash, now)
             ended = await refresh_tokens.revoke_all_for_user(session, user.id, now=now,
                                                              reason="password_reset")
+        await self._auth.account_changed(reset.user_id)
         await self._auth.revoke_sessions(ended)
         return reset.user_id

@@ -51,6 +51,14 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose statements run outside a transaction, on the same pool: for a
+    request's reads, where BEGIN and ROLLBACK would be two round trips of three. Each
+    statement sees its own snapshot; use `session_factory` where two reads must agree."""
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
+                              expire_on_commit=False)
+
+
 async def autocommit(session: AsyncSession) -> None:
     """Run the session's statements outside a transaction, each committed on its own.
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import error_codes
 from core.clock import Clock, trading_day
 from core.commands import CommandPublisher, build_command
+from core.db.engine import autocommit
 from core.db.enums import OrderAction, Position, StopLossType, StrategyStatus
 from core.db.models import Strategy
 from core.errors import AlgoError, Conflict, NotFound, Unavailable
@@ -100,6 +101,7 @@ class StrategyService:
     async def get(self, user_id: str, strategy_id: str) -> Strategy:
         """The user's strategy, or NotFound (also for another user's)."""
         async with self._sessions() as session:
+            await autocommit(session)
             row = await repo.get_owned(session, user_id, strategy_id)
         if row is None:
             raise NotFound("Strategy not found")
@@ -110,6 +112,7 @@ class StrategyService:
                    ) -> Sequence[Row[Any]]:
         """A page of the user's strategies."""
         async with self._sessions() as session:
+            await autocommit(session)
             return await repo.list_owned(session, user_id, flt, sort=sort,
                                          descending=descending, limit=limit, after=after)
 
@@ -233,6 +236,7 @@ class StrategyService:
     async def square_off(self, user_id: str, strategy_id: str) -> Strategy:
         """Exit the day's open position now, whatever the strategy's status (RUN-9)."""
         async with self._sessions() as session:
+            await autocommit(session)
             row = await repo.get_owned(session, user_id, strategy_id)
         if row is None:
             raise NotFound("Strategy not found")

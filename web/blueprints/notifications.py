@@ -38,7 +38,7 @@ def _out(view: NotificationView) -> NotificationOut:
 async def list_notifications(query_args: NotificationQuery) -> NotificationPage:
     """The caller's notifications, newest first (`unread=true`: unread only)."""
     user_id = current_principal().user_id
-    async with get_resources().sessions() as session:
+    async with get_resources().reads() as session:
         rows = await repo.list_for_user(session, user_id, unread_only=query_args.unread,
                                         limit=query_args.limit + 1,
                                         before_id=query_args.cursor)
@@ -54,7 +54,7 @@ async def list_notifications(query_args: NotificationQuery) -> NotificationPage:
 @validate_response(UnreadCount)
 async def unread_count() -> UnreadCount:
     """How many of the caller's notifications are unread."""
-    async with get_resources().sessions() as session:
+    async with get_resources().reads() as session:
         return UnreadCount(unread_count=await repo.unread_count(
             session, current_principal().user_id))
 
@@ -86,7 +86,7 @@ async def read_all() -> ReadAllOut:
 
 
 async def _preferences(user_id: str) -> PreferencesOut:
-    async with get_resources().sessions() as session:
+    async with get_resources().reads() as session:
         chosen = await prefs_repo.of_user(session, user_id)
     items = []
     for ntype in NotificationType:

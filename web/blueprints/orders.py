@@ -42,7 +42,7 @@ def _attempt(log: OrderLog) -> OrderAttemptOut:
 @validate_response(OrderPage)
 async def list_orders(query_args: OrderQuery) -> OrderPage:
     """The caller's orders, newest first, filtered by strategy, status and trading day."""
-    async with get_resources().sessions() as session:
+    async with get_resources().reads() as session:
         rows = await repo.list_owned(
             session, current_principal().user_id,
             repo.OrderFilter(strategy_id=query_args.strategy_id, status=query_args.status,
@@ -59,7 +59,7 @@ async def list_orders(query_args: OrderQuery) -> OrderPage:
 @validate_response(OrderDetail)
 async def get_order(order_id: str) -> OrderDetail:
     """One of the caller's orders with every broker attempt."""
-    async with get_resources().sessions() as session:
+    async with get_resources().reads() as session:
         row = await repo.get_owned(session, current_principal().user_id, order_id)
         if row is None:
             raise NotFound("Order not found")

@@ -1,0 +1,109 @@
+"""Reusing a user's account view between requests without going stale (ACC-4).
+
+Authentication checks the account on every request: active, not deleted, its role, its
+password change. Reading that row costs a PostgreSQL round trip per request, so a process
+keeps the view it read, tagged with the user's *auth epoch*: a random value in Redis that
+every change of those columns replaces, after its commit. A request reads the epoch in
+the same round trip as the denylist (`AuthGate.check`), and reuses the view only while the
+epoch is the one it was read under.
+
+Why a change cannot be missed: a writer commits, then sets a new epoch. A reader that read
+the old epoch either read the row before the commit (and the next request, seeing the new
+epoch, reads it again) or after it (and has the new row already). A lost epoch (Redis
+restarted, key evicted) is replaced by a new random one: no view survives it. Should the
+writer's Redis call fail after its commit (it answers 503), the views it should have
+invalidated live at most `VIEW_TTL_S` — and no request is authenticated while Redis cannot
+answer the denylist anyway.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from redis.asyncio import Redis
+
+from core import redis_keys
+from core.repos.users import AuthView
+
+VIEW_TTL_S: Final = 30.0
+"""The longest a view is reused, whatever the epoch says (the backstop above)."""
+EPOCH_TTL_S: Final = 7 * 24 * 3600
+"""An epoch key outlives any access token; a user gone a week just gets a new one."""
+CAPACITY: Final = 50_000
+
+# KEYS[1] the user's epoch, KEYS[2..] the denylist keys of the token and its session.
+# Returns {how many denylist keys exist, the epoch (created if missing)}.
+_GATE: Final = """
+local revoked = 0
+for i = 2, #KEYS do
+  revoked = revoked + redis.call('EXISTS', KEYS[i])
+end
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch, 'EX', ARGV[2])
+end
+return {revoked, epoch}
+"""
+
+
+def _new_epoch() -> str:
+    return secrets.token_hex(8)
+
+
+class AuthGate:
+    """The per-request Redis round trip of authentication: denylist and epoch together."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._script = redis.register_script(_GATE)
+
+    async def check(self, user_id: str, denylist_keys: Sequence[str]) -> tuple[bool, str]:
+        """(whether any denylist key exists, the user's current epoch); raises RedisError."""
+        revoked, epoch = await self._script(
+            keys=[redis_keys.auth_epoch(user_id), *denylist_keys],
+            args=[_new_epoch(), EPOCH_TTL_S])
+        return int(revoked) > 0, str(epoch)
+
+    async def renew(self, user_id: str) -> None:
+        """Give the user a new epoch: every process reads the account again. Call it after
+        the commit that changed the account; raises RedisError."""
+        await self._redis.set(redis_keys.auth_epoch(user_id), _new_epoch(), ex=EPOCH_TTL_S)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    epoch: str
+    view: AuthView
+    until: float
+
+
+class AuthViewCache:
+    """This process's account views, each valid under the epoch it was read under."""
+
+    def __init__(self, ttl_s: float = VIEW_TTL_S, capacity: int = CAPACITY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._capacity = capacity
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+
+    def get(self, user_id: str, epoch: str) -> AuthView | None:
+        """The view read under `epoch`, if it is still that and not older than the TTL."""
+        entry = self._entries.get(user_id)
+        if entry is None:
+            return None
+        if entry.epoch != epoch or entry.until <= self._clock():
+            del self._entries[user_id]
+            return None
+        return entry.view
+
+    def put(self, user_id: str, epoch: str, view: AuthView) -> None:
+        """Keep a view read after the epoch was read."""
+        if len(self._entries) >= self._capacity:
+            self._entries.clear()
+        self._entries[user_id] = _Entry(epoch, view, self._clock() + self._ttl_s)
