@@ -41,7 +41,6 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
     """Build the web app; its pools open when it starts serving."""
     app = Quart("web")
-    app.json = FastJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     QuartSchema(
         app,
@@ -53,6 +52,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
                   description="Intraday strategies on your own broker account."),
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
     )
+    # After QuartSchema, which installs its own (std-lib json, a fallback call for every
+    # Decimal and datetime): replacing it first was silently undone.
+    app.json = FastJSONProvider(app)
     register_request_logging(app)
     register_error_handlers(app)
     register_rate_limits(app)
