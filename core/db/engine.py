@@ -34,10 +34,11 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
         clean_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        # The ping costs ~10% of a cheap request, and saves the first query after a
-        # PostgreSQL restart from failing on a dead pooled connection. The pipeline turns it
-        # off: there a failed query is simply retried (redelivered), and the ping was three
-        # statements on every checkout of the order path.
+        # The ping saves the first query after a PostgreSQL restart from failing on a dead
+        # pooled connection, at two extra round trips per checkout. The pipeline and the web
+        # process turn it off: a pipeline query that fails is retried (redelivered); a web
+        # request fails once (500), and the disconnect invalidates the whole pool, so the
+        # next requests get fresh connections. Short-lived tools keep it.
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
