@@ -15,22 +15,28 @@ from redis.asyncio import Redis
 
 from core import redis_keys
 
-_GCRA: Final = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - interval * burst
-if now < allow_at then
-  return {0, allow_at - now}
+GCRA_FUNCTION: Final = """
+local function gcra(key, interval, burst, record)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - interval * burst
+  if now < allow_at then
+    return {0, allow_at - now}
+  end
+  if record then
+    redis.call('SET', key, new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
+  end
+  return {1, 0}
 end
-if ARGV[3] == '1' then
-  redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
-end
-return {1, 0}
+"""
+"""`gcra(key, interval_ms, burst, record)` → {allowed 0/1, wait ms}: for scripts that
+count a request along with other work in the same round trip (core/auth/view_cache.py)."""
+
+_GCRA: Final = GCRA_FUNCTION + """
+return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1')
 """
 
 
@@ -40,6 +46,11 @@ class Rate:
 
     limit: int
     window_s: float
+
+    @property
+    def interval_ms(self) -> float:
+        """The spacing GCRA enforces after the burst."""
+        return self.window_s * 1000 / self.limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +79,15 @@ class RateLimiter:
         return await self._run(scope, key, rate, record=False)
 
     async def _run(self, scope: str, key: str, rate: Rate, *, record: bool) -> Decision:
-        interval_ms = rate.window_s * 1000 / rate.limit
         allowed, wait_ms = await self._script(
             keys=[redis_keys.rate_limit(scope, key)],
-            args=[interval_ms, rate.limit, "1" if record else "0"])
-        if int(allowed):
-            return Decision(True, 0)
-        return Decision(False, max(1, math.ceil(float(wait_ms) / 1000)),
-                        max(1, math.ceil(float(wait_ms))))
+            args=[rate.interval_ms, rate.limit, "1" if record else "0"])
+        return decision(allowed, wait_ms)
+
+
+def decision(allowed: object, wait_ms: object) -> Decision:
+    """A Decision from what `gcra` returned."""
+    if int(str(allowed)):
+        return Decision(True, 0)
+    wait = float(str(wait_ms))
+    return Decision(False, max(1, math.ceil(wait / 1000)), max(1, math.ceil(wait)))

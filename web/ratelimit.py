@@ -41,11 +41,19 @@ def rate_group(group: str) -> Callable[[F], F]:
 
 
 def rates(settings: Settings) -> dict[str, Rate]:
-    """The configured rates by name."""
+    """The configured rates by name (parsed once per settings object)."""
+    cached = _parsed.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
     names = {"api": settings.ratelimit_ip, "user": settings.ratelimit_user,
              "auth": settings.ratelimit_auth_ip, "login": settings.ratelimit_login_ip,
              "login_account": settings.ratelimit_login_account}
-    return {k: Rate(*parse_rate(v)) for k, v in names.items()}
+    parsed = {k: Rate(*parse_rate(v)) for k, v in names.items()}
+    _parsed[id(settings)] = (settings, parsed)
+    return parsed
+
+
+_parsed: dict[int, tuple[Settings, dict[str, Rate]]] = {}
 
 
 async def enforce(scope: str, key: str, *, fail_closed: bool, record: bool = True) -> None:

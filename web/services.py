@@ -30,8 +30,8 @@ from core.crypto import SecretBox
 from core.events import EventPublisher
 from core.halts import HaltStore
 from core.mail import LogMailer, Mailer
-from core.ratelimit import RateLimiter
-from core.settings import Settings
+from core.ratelimit import Rate, RateLimiter
+from core.settings import Settings, parse_rate
 from core.strategies.service import StrategyService
 from core.strategies.strategy_validator import Limits
 
@@ -68,7 +68,8 @@ def build_services(settings: Settings, clock: Clock, sessions: async_sessionmake
     codec = TokenCodec(settings, clock)
     analytics_cache = AnalyticsCache(redis, clock, settings.analytics_cache_ttl_s)
     brokers = BrokerFactory(settings, sessions, redis, clock)
-    authenticator = Authenticator(sessions, redis, codec, clock, settings.stream_ticket_ttl_s)
+    authenticator = Authenticator(sessions, redis, codec, clock, settings.stream_ticket_ttl_s,
+                                  user_rate=Rate(*parse_rate(settings.ratelimit_user)))
     strategies = StrategyService(sessions, redis, EventPublisher(js, clock), clock, Limits(
         max_quantity=settings.max_quantity,
         max_stop_loss_pct=Decimal(str(settings.max_stop_loss_pct)),

@@ -8,6 +8,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable
+from typing import Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -20,8 +21,12 @@ from core.auth.view_cache import AuthGate, AuthViewCache
 from core.clock import Clock
 from core.db.engine import autocommit
 from core.db.enums import Role
-from core.errors import AuthenticationFailed, Unavailable
+from core.errors import AuthenticationFailed, RateLimited, Unavailable
+from core.ratelimit import Rate
 from core.repos import users
+
+VERIFIED_CAPACITY: Final = 20_000
+"""Access tokens kept verified in memory (a few MB at most)."""
 
 
 def _redis_down() -> Unavailable:
@@ -33,32 +38,47 @@ class Authenticator:
     """Turns a bearer token or a stream ticket into a Principal, or refuses."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis,
-                 codec: TokenCodec, clock: Clock, ticket_ttl_s: int) -> None:
+                 codec: TokenCodec, clock: Clock, ticket_ttl_s: int,
+                 user_rate: Rate | None = None) -> None:
         self._sessions = sessions
         self._redis = redis
         self._codec = codec
         self._clock = clock
         self._ticket_ttl_s = ticket_ttl_s
-        self._gate = AuthGate(redis)
+        self._gate = AuthGate(redis, user_rate)
         self._views = AuthViewCache()
+        self._verified: dict[str, Claims] = {}
 
     def verify(self, token: str) -> Claims:
-        """Check an access token's signature and claims (no I/O)."""
-        return self._codec.verify(token, TokenType.ACCESS)
+        """Check an access token's signature and claims (no I/O). A token verified before
+        is taken from memory until it expires: the same string verifies the same way, and
+        revocation is the denylist's business, checked on every request regardless."""
+        claims = self._verified.get(token)
+        if claims is not None and self._clock.now().timestamp() < claims.exp:
+            return claims
+        claims = self._codec.verify(token, TokenType.ACCESS)
+        if len(self._verified) >= VERIFIED_CAPACITY:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
 
     async def authenticate(self, token: str) -> Principal:
         """Verify an access token: signature, claims, denylists, the account's current state."""
         return await self.authenticate_claims(self.verify(token))
 
     async def authenticate_claims(self, claims: Claims) -> Principal:
-        """The rest of `authenticate` for claims `verify` accepted: denylists and account."""
+        """The rest of `authenticate` for claims `verify` accepted: denylists, the user's
+        rate limit (429 past it, when the authenticator was given one) and the account."""
         try:
-            revoked, epoch = await self._gate.check(claims.sub, _denylist_keys(claims.jti,
-                                                                               claims.fam))
+            passage = await self._gate.check(claims.sub, _denylist_keys(claims.jti,
+                                                                        claims.fam))
         except RedisError as exc:
             raise _redis_down() from exc
-        if revoked:
+        if passage.revoked:
             raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
+        if not passage.limit.allowed:
+            raise RateLimited(passage.limit.retry_after_s, code=error_codes.SYS_RATE_LIMITED)
+        epoch = passage.epoch
         user = self._views.get(claims.sub, epoch)
         if user is None:
             async with self._sessions() as session:

@@ -27,7 +27,11 @@ from typing import Final
 from redis.asyncio import Redis
 
 from core import redis_keys
+from core.ratelimit import GCRA_FUNCTION, Decision, Rate, decision
 from core.repos.users import AuthView
+
+USER_SCOPE: Final = "user"
+"""The rate-limit scope of per-user buckets (web/ratelimit.py counts SSE tickets in it)."""
 
 VIEW_TTL_S: Final = 30.0
 """The longest a view is reused, whatever the epoch says (the backstop above)."""
@@ -35,11 +39,13 @@ EPOCH_TTL_S: Final = 7 * 24 * 3600
 """An epoch key outlives any access token; a user gone a week just gets a new one."""
 CAPACITY: Final = 50_000
 
-# KEYS[1] the user's epoch, KEYS[2..] the denylist keys of the token and its session.
-# Returns {how many denylist keys exist, the epoch (created if missing)}.
-_GATE: Final = """
+# KEYS[1] the user's epoch, KEYS[2] the user's rate-limit bucket, KEYS[3..] the denylist
+# keys of the token and its session. ARGV: a new epoch, its TTL, the rate's interval (ms)
+# and burst ('' for no limit). Returns {how many denylist keys exist, the epoch (created if
+# missing), allowed 0/1, wait ms}; a revoked token is not counted against the limit.
+_GATE: Final = GCRA_FUNCTION + """
 local revoked = 0
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   revoked = revoked + redis.call('EXISTS', KEYS[i])
 end
 local epoch = redis.call('GET', KEYS[1])
@@ -47,7 +53,11 @@ if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch, 'EX', ARGV[2])
 end
-return {revoked, epoch}
+if revoked > 0 or ARGV[3] == '' then
+  return {revoked, epoch, 1, 0}
+end
+local limited = gcra(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), true)
+return {revoked, epoch, limited[1], limited[2]}
 """
 
 
@@ -55,19 +65,33 @@ def _new_epoch() -> str:
     return secrets.token_hex(8)
 
 
-class AuthGate:
-    """The per-request Redis round trip of authentication: denylist and epoch together."""
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """What the gate found for one request."""
 
-    def __init__(self, redis: Redis) -> None:
+    revoked: bool
+    epoch: str
+    limit: Decision
+    """The request counted against the user's rate limit (allowed if there is none)."""
+
+
+class AuthGate:
+    """The per-request Redis round trip of authentication: the denylist, the user's epoch
+    and the user's rate limit (ACC-7) together."""
+
+    def __init__(self, redis: Redis, user_rate: Rate | None = None) -> None:
         self._redis = redis
         self._script = redis.register_script(_GATE)
+        self._rate_args: list[float | str] = \
+            [user_rate.interval_ms, user_rate.limit] if user_rate else ["", ""]
 
-    async def check(self, user_id: str, denylist_keys: Sequence[str]) -> tuple[bool, str]:
-        """(whether any denylist key exists, the user's current epoch); raises RedisError."""
-        revoked, epoch = await self._script(
-            keys=[redis_keys.auth_epoch(user_id), *denylist_keys],
-            args=[_new_epoch(), EPOCH_TTL_S])
-        return int(revoked) > 0, str(epoch)
+    async def check(self, user_id: str, denylist_keys: Sequence[str]) -> Passage:
+        """Look up and count one request of `user_id`; raises RedisError."""
+        revoked, epoch, allowed, wait_ms = await self._script(
+            keys=[redis_keys.auth_epoch(user_id), redis_keys.rate_limit(USER_SCOPE, user_id),
+                  *denylist_keys],
+            args=[_new_epoch(), EPOCH_TTL_S, *self._rate_args])
+        return Passage(int(revoked) > 0, str(epoch), decision(allowed, wait_ms))
 
     async def renew(self, user_id: str) -> None:
         """Give the user a new epoch: every process reads the account again. Call it after
