@@ -3,7 +3,11 @@ rate (open loop: a request is sent at its scheduled time whether or not earlier 
 answered, and its latency counts from that time, so a stall is charged to every request
 it delays). Starts its own servers and the web process (two workers, one per core).
 
-    .venv/bin/python bench/api_load.py [--seconds N] [--rate R]
+    .venv/bin/python bench/api_load.py [--seconds N] [--rate R] [--warmup W]
+
+The first W seconds (default 5) run the same load uncounted, except for 5xx answers:
+pools, the account-view cache and prepared statements fill there, once per restart.
+`worst_by_second_ms` shows the slowest request of each second, warm-up included.
 
 Targets: p99 ≤ 50 ms for reads, ≤ 100 ms for writes, zero 5xx. Prints p50/p99 per route,
 the error rate and the machine's load; one JSON object last.
@@ -225,9 +229,22 @@ def routes(seed: Seed, netloc: str) -> list[Route]:
     ]
 
 
+@dataclass
+class Run:
+    """What `load` measured."""
+
+    tallies: dict[str, Tally]
+    elapsed_s: float
+    worst_by_second_ms: list[float]
+    """The slowest request scheduled in each second (warm-up included), to show stalls."""
+    warmup_requests: int
+
+
 async def load(host: str, port: int, mix: list[Route], rate: float,
-               seconds: float) -> tuple[dict[str, Tally], float]:
-    """Send `rate` requests a second for `seconds`, each at its scheduled time."""
+               seconds: float, warmup_s: float) -> Run:
+    """Send `rate` requests a second for `warmup_s + seconds`, each at its scheduled time;
+    those of the warm-up are sent alike but not counted (pools, caches and prepared
+    statements fill during it, as they do once after any restart)."""
     pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     warm = mix[0].build(0)
     for _ in range(CONNECTIONS):
@@ -235,11 +252,14 @@ async def load(host: str, port: int, mix: list[Route], rate: float,
         await _exchange(reader, writer, warm)
         pool.put_nowait((reader, writer))
     tallies = {r.name: Tally() for r in mix}
+    warm_tallies = {r.name: Tally() for r in mix}
     rng = random.Random(5)
     weights = [r.weight for r in mix]
+    worst = [0.0] * (int(seconds + warmup_s) + 1)
 
     async def one(route: Route, request: bytes, scheduled: float) -> None:
-        tally = tallies[route.name]
+        offset = scheduled - started
+        tally = (tallies if offset >= warmup_s else warm_tallies)[route.name]
         reader, writer = await pool.get()
         try:
             status = await _exchange(reader, writer, request)
@@ -250,10 +270,13 @@ async def load(host: str, port: int, mix: list[Route], rate: float,
             return
         finally:
             pool.put_nowait((reader, writer))
-        tally.latencies.append(time.perf_counter() - scheduled)
+        latency = time.perf_counter() - scheduled
+        tally.latencies.append(latency)
         tally.statuses[status] = tally.statuses.get(status, 0) + 1
+        second = int(offset)
+        worst[second] = max(worst[second], latency * 1000)
 
-    total = int(rate * seconds)
+    total = int(rate * (seconds + warmup_s))
     tasks: list[asyncio.Task[None]] = []
     started = time.perf_counter() + 0.05
     for i in range(total):
@@ -264,10 +287,15 @@ async def load(host: str, port: int, mix: list[Route], rate: float,
         route = rng.choices(mix, weights)[0]
         tasks.append(asyncio.create_task(one(route, route.build(i), scheduled)))
     await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - started - warmup_s
     while not pool.empty():
         pool.get_nowait()[1].close()
-    return tallies, elapsed
+    for name, warm_tally in warm_tallies.items():  # a 5xx counts, warm-up or not
+        tallies[name].failures += warm_tally.failures
+        tallies[name].statuses.update({s: tallies[name].statuses.get(s, 0) + c
+                                       for s, c in warm_tally.statuses.items() if s >= 500})
+    return Run(tallies, elapsed, [round(w, 1) for w in worst],
+               sum(len(t.latencies) for t in warm_tallies.values()))
 
 
 def report(mix: list[Route], tallies: dict[str, Tally], elapsed: float, rate: float,
@@ -326,7 +354,7 @@ def _groups(web_pid: int) -> dict[str, list[psutil.Process]]:
     return {"web": web_tree, "servers": servers, "loadgen": [me]}
 
 
-def main(seconds: float, rate: float) -> dict[str, object]:
+def main(seconds: float, rate: float, warmup_s: float) -> dict[str, object]:
     """Start servers, seed, start the web process, run the mix, stop."""
     with tempfile.TemporaryDirectory(prefix="algo-bench-") as tmp:
         settings = Settings(env="dev", data_dir=Path(tmp), nats_port=0, nats_monitor_port=0,
@@ -351,14 +379,17 @@ def main(seconds: float, rate: float) -> dict[str, object]:
             cpu0 = {name: _cpu_s(procs) for name, procs in groups.items()}
             began = time.perf_counter()
             psutil.cpu_percent(interval=None)
-            tallies, elapsed = aio.run(load("127.0.0.1", port, mix, rate, seconds))
+            run = aio.run(load("127.0.0.1", port, mix, rate, seconds, warmup_s))
             wall = time.perf_counter() - began
             # Percent of one core; the machine's is of all cores (others' work included).
             cpu: dict[str, float] = {
                 f"{name}_cpu_pct": round((_cpu_s(procs) - cpu0[name]) / wall * 100, 1)
                 for name, procs in groups.items()}
             cpu["machine_cpu_pct"] = psutil.cpu_percent(interval=None)
-            return report(mix, tallies, elapsed, rate, load_before, cpu)
+            result = report(mix, run.tallies, run.elapsed_s, rate, load_before, cpu)
+            result.update(warmup_s=warmup_s, warmup_requests=run.warmup_requests,
+                          worst_by_second_ms=run.worst_by_second_ms)
+            return result
         finally:
             stop_web(web)
             stack.stop()
@@ -379,7 +410,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="seconds of the same load sent first and not counted")
     args = parser.parse_args()
-    outcome = main(args.seconds, args.rate)
+    outcome = main(args.seconds, args.rate, args.warmup)
     _print_table(outcome)
     print(json.dumps(outcome))

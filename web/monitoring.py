@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 from quart import Blueprint, current_app
 
+from core.monitoring import checks
+from core.monitoring.metrics import Snapshot, collect
 from core.monitoring.nats_server import NatsMonitor
 from core.monitoring.rates import RateTracker
-from core.monitoring.system import Infrastructure
+from core.monitoring.shared import Shared
+from core.monitoring.system import Infrastructure, SystemHealth, system_health
 from web.resources import get_resources
 
 _KEY = "algo.monitoring"
@@ -17,9 +20,12 @@ _KEY = "algo.monitoring"
 
 @dataclass
 class Monitoring:
-    """Per-process collaborators of the health and metrics routes."""
+    """Per-process collaborators of the health and metrics routes: the reports themselves
+    are shared between the admins polling them (core/monitoring/shared.py)."""
 
     nats: NatsMonitor
+    health: Shared[SystemHealth]
+    metrics: Shared[Snapshot]
     rates: RateTracker = field(default_factory=RateTracker)
 
 
@@ -30,6 +36,8 @@ def attach(blueprint: Blueprint) -> None:
     async def _close() -> None:
         monitoring: Monitoring | None = current_app.extensions.pop(_KEY, None)
         if monitoring is not None:
+            await monitoring.health.close()
+            await monitoring.metrics.close()
             await monitoring.nats.close()
 
 
@@ -37,9 +45,18 @@ def get_monitoring() -> Monitoring:
     """The current app's monitoring state (inside a request)."""
     monitoring: Monitoring | None = current_app.extensions.get(_KEY)
     if monitoring is None:
-        settings = get_resources().settings
-        monitoring = Monitoring(NatsMonitor(settings.nats_monitor_url,
-                                            max(settings.health_timeout_s, 1.0)))
+        res = get_resources()
+        settings = res.settings
+        nats = NatsMonitor(settings.nats_monitor_url, max(settings.health_timeout_s, 1.0))
+        infra = infrastructure()
+        rates = RateTracker()
+        roles = checks.parse_roles(settings.ready_roles)
+        monitoring = Monitoring(
+            nats,
+            Shared(lambda: system_health(infra, nats, required_roles=roles,
+                                         timeout_s=settings.health_timeout_s)),
+            Shared(lambda: collect(res.sessions, res.redis, res.js, res.clock, rates)),
+            rates)
         current_app.extensions[_KEY] = monitoring
     return monitoring
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -35,6 +36,8 @@ class SystemHealth:
     """`ok` when every component and every required role is up."""
 
     ok: bool
+    at: datetime
+    """When the report was taken (it may be served for a few seconds, see shared.py)."""
     components: list[ComponentHealth]
     roles: dict[str, list[Heartbeat]]
     streams: list[StreamStats]
@@ -44,6 +47,7 @@ class SystemHealth:
 async def system_health(infra: Infrastructure, monitor: NatsMonitor, *,
                         required_roles: list[str], timeout_s: float) -> SystemHealth:
     """Components, scheduler, execution, brokers, heartbeats, JetStream and the NATS server."""
+    at = infra.clock.now()
     async def beats() -> list[Heartbeat]:
         async with asyncio.timeout(timeout_s):
             return await heartbeats.read_all(infra.redis, infra.clock.now().timestamp())
@@ -68,7 +72,7 @@ async def system_health(infra: Infrastructure, monitor: NatsMonitor, *,
             components += [c for c in group if isinstance(c, ComponentHealth)]
     required = {"db", "redis", "nats", *required_roles}
     return SystemHealth(
-        ok=all(c.ok for c in components if c.name in required),
+        ok=all(c.ok for c in components if c.name in required), at=at,
         components=components,
         roles=heartbeats.by_role(found_beats if isinstance(found_beats, list) else []),
         streams=found_streams if isinstance(found_streams, list) else [],

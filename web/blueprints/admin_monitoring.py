@@ -8,14 +8,12 @@ from dataclasses import asdict
 from quart import Blueprint
 from quart_schema import validate_response
 
-from core.monitoring import checks
 from core.monitoring.heartbeats import Heartbeat
 from core.monitoring.jetstream import StreamStats
-from core.monitoring.metrics import ERROR_WINDOW, Snapshot, collect
-from core.monitoring.system import SystemHealth, system_health
+from core.monitoring.metrics import ERROR_WINDOW, Snapshot
+from core.monitoring.system import SystemHealth
 from core.rbac import Permission
-from web.monitoring import attach, get_monitoring, infrastructure
-from web.resources import get_resources
+from web.monitoring import attach, get_monitoring
 from web.schemas.monitoring import (
     ComponentOut,
     ConsumerOut,
@@ -50,7 +48,7 @@ def _stream(stream: StreamStats) -> StreamOut:
 
 def _health(report: SystemHealth) -> SystemHealthOut:
     return SystemHealthOut(
-        status="ok" if report.ok else "degraded",
+        status="ok" if report.ok else "degraded", as_of=report.at,
         components={c.name: ComponentOut(ok=c.ok, latency_ms=c.latency_ms, error=c.error,
                                          details=c.details) for c in report.components},
         failing=[c.name for c in report.components if not c.ok],
@@ -92,11 +90,7 @@ def _metrics(snap: Snapshot) -> SystemMetricsOut:
 async def system_health_report() -> SystemHealthOut:
     """Every component and pipeline role: heartbeats, consumer lag, pending acks,
     redeliveries, and the NATS server's own /varz and /jsz."""
-    settings = get_resources().settings
-    report = await system_health(infrastructure(), get_monitoring().nats,
-                                 required_roles=checks.parse_roles(settings.ready_roles),
-                                 timeout_s=settings.health_timeout_s)
-    return _health(report)
+    return _health(await get_monitoring().health.get())
 
 
 @blueprint.get("/metrics")
@@ -105,6 +99,4 @@ async def system_health_report() -> SystemHealthOut:
 async def system_metrics() -> SystemMetricsOut:
     """Active users, running strategies, today's orders by status and broker, error rate,
     ticks per second, stop-loss and order latency percentiles."""
-    res = get_resources()
-    snap = await collect(res.sessions, res.redis, res.js, res.clock, get_monitoring().rates)
-    return _metrics(snap)
+    return _metrics(await get_monitoring().metrics.get())

@@ -75,6 +75,8 @@ class SystemHealthOut(BaseModel):
     """Every component and every pipeline role; `failing` names what is down."""
 
     status: str
+    as_of: datetime
+    """When the report was taken: it is shared for up to a few seconds between admins."""
     components: dict[str, ComponentOut]
     failing: list[str]
     roles: dict[str, RoleOut]
