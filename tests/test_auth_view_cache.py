@@ -4,10 +4,11 @@ fresh read, and the reuse has a hard time limit."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 
 import pytest
+from quart import Quart
 from quart.typing import TestClientProtocol as HttpClient
 from redis.asyncio import Redis
 from sqlalchemy import update
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import redis_keys
 from core.auth.view_cache import AuthViewCache
 from core.db.models import User
+from core.errors import Unavailable
 from core.repos.users import AuthView
 from core.settings import Settings
 from tests.stubs import bearer, make_admin, signup
@@ -86,3 +88,36 @@ def test_a_view_is_reused_only_under_its_epoch_and_within_the_ttl() -> None:
     cache.put("usr_c", "e1", _view("usr_c"))  # past capacity: everything else forgotten
     assert cache.get("usr_a", "e1") is None
     assert cache.get("usr_c", "e1") == _view("usr_c")
+
+
+async def test_a_deactivation_redis_refuses_changes_nothing_and_its_retry_ends_the_sessions(
+        app: Quart, client: HttpClient, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The sessions a deactivation ends are refused in Redis before its commit: when Redis
+    fails there, the account stays as it was, so the admin's retry finds the same sessions
+    (after the commit, the retry would find none left to refuse)."""
+    root = await make_admin(client, sessions)
+    trader = await signup(client, "leaving@example.com")
+    authenticator = app.extensions["algo.resources"].services.authenticator
+    real = authenticator.revoke_sessions
+    calls: list[list[str]] = []
+
+    async def refuse_once(session_ids: Iterable[str]) -> None:
+        calls.append(list(session_ids))
+        if len(calls) == 1:
+            raise Unavailable("Authentication store unavailable",
+                              details={"component": "redis"})
+        await real(session_ids)
+
+    authenticator.revoke_sessions = refuse_once
+    path, admin = f"/admin/users/{trader['user']['id']}", bearer(root["access_token"])
+    failed = await client.put(path, headers=admin, json={"is_active": False})
+    assert failed.status_code == 503
+    detail = await (await client.get(path, headers=admin)).get_json()
+    assert detail["is_active"] is True
+    assert (await client.get("/auth/me", headers=bearer(trader["access_token"]))
+            ).status_code == 200
+    retried = await client.put(path, headers=admin, json={"is_active": False})
+    assert retried.status_code == 200
+    assert calls[1] == calls[0] != []
+    assert (await client.get("/auth/me", headers=bearer(trader["access_token"]))
+            ).status_code == 401

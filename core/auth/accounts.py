@@ -148,8 +148,10 @@ class Accounts:
             replayed = self._is_replay(existing, claims.sub, now)
             if replayed:
                 await self._revoke_replayed(session, claims, client)
+                # Before the commit: should Redis fail, the family stays live in the
+                # database too, and the next replay revokes it again.
+                await self._auth.revoke_sessions([claims.fam])
         if replayed:
-            await self._auth.revoke_sessions([claims.fam])
             raise AuthenticationFailed(code=error_codes.AUTH_REFRESH_REUSED)
         if existing is not None and existing.expires_at <= now:
             raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_EXPIRED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +17,7 @@ from core.auth.authenticator import Authenticator
 from core.clock import Clock
 from core.db.enums import Role
 from core.db.models import User
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, Unavailable
 from core.repos import audit, refresh_tokens, strategies, users
 from core.repos.audit import Actor
 from core.security.passwords import hash_password_async
@@ -120,6 +121,9 @@ class AdminUsers:
             if is_active is False:
                 ended = await refresh_tokens.revoke_all_for_user(
                     session, user_id, now=self._clock.now(), reason="deactivated")
+                # Before the commit: if Redis cannot take it, nothing changes and the
+                # admin's retry finds the same sessions to end.
+                await self._auth.revoke_sessions(ended)
             await session.refresh(user)
             after: dict[str, object] = {"role": user.role, "is_active": user.is_active}
             if max_daily_loss is not UNCHANGED:
@@ -128,7 +132,6 @@ class AdminUsers:
                                target_id=user_id, details={"before": before, "after": after})
             count = await strategies.count_for_user(session, user_id)
         await self._auth.account_changed(user_id)
-        await self._auth.revoke_sessions(ended)
         return UserDetail(user, count)
 
     async def delete(self, actor: Actor, user_id: str) -> list[str]:
@@ -141,14 +144,17 @@ class AdminUsers:
             await users.soft_delete(session, user_id, now)
             ended = await refresh_tokens.revoke_all_for_user(session, user_id, now=now,
                                                              reason="deleted")
+            await self._auth.revoke_sessions(ended)  # before the commit, as in `update`
             stopped = await strategies.stop_all_for_user(session, user_id, now=now,
                                                          reason="user deleted by admin")
             await audit.record(session, actor, "admin.users.delete", target_type="user",
                                target_id=user_id, details={
                                    "email": user.email,
                                    "stopped_strategies": [sid for sid, _ in stopped]})
-        await self._auth.account_changed(user_id)
-        await self._auth.revoke_sessions(ended)
+        # Every session is refused already: a view reused a little longer changes nothing,
+        # and the strategies must leave the runtime whatever Redis said to the epoch.
+        with contextlib.suppress(Unavailable):
+            await self._auth.account_changed(user_id)
         await self._strategies.disarm_stopped(user_id, stopped, "user deleted by admin")
         return [sid for sid, _ in stopped]
 

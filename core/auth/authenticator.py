@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import error_codes, redis_keys
 from core.auth.principal import Principal
 from core.auth.tokens import Claims, TokenCodec, TokenType
-from core.auth.view_cache import AuthGate, AuthViewCache
+from core.auth.view_cache import EPOCH_TTL_S, AuthGate, AuthViewCache, new_epoch
 from core.clock import Clock
 from core.db.engine import autocommit
 from core.db.enums import Role
@@ -90,9 +90,13 @@ class Authenticator:
 
     async def account_changed(self, user_id: str) -> None:
         """After a commit that changed what authentication reads of a user (role, active,
-        deleted, password, e-mail, last login): every process reads the account again."""
+        deleted, password, e-mail, last login): every process reads the account again.
+
+        Sessions a change ends are revoked (`revoke_sessions`) *before* its commit, so a
+        Redis failure rolls the change back and a retry finds the same work; the epoch can
+        only be renewed after the commit (see view_cache), and a retry renews it again."""
         try:
-            await self._gate.renew(user_id)
+            await self._redis.set(redis_keys.auth_epoch(user_id), new_epoch(), ex=EPOCH_TTL_S)
         except RedisError as exc:
             raise _redis_down() from exc
 

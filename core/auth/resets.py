@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from datetime import timedelta
@@ -13,7 +14,7 @@ from core import error_codes
 from core.auth.authenticator import Authenticator
 from core.auth.tokens import token_hash
 from core.clock import Clock
-from core.errors import ValidationFailed
+from core.errors import Unavailable, ValidationFailed
 from core.mail import Mail, Mailer
 from core.repos import password_resets, refresh_tokens, users
 from core.security.passwords import hash_password_async
@@ -81,6 +82,9 @@ class PasswordResets:
             await users.set_password(session, user.id, password_hash, now)
             ended = await refresh_tokens.revoke_all_for_user(session, user.id, now=now,
                                                              reason="password_reset")
-        await self._auth.account_changed(reset.user_id)
-        await self._auth.revoke_sessions(ended)
+            # Before the commit: a Redis failure leaves the reset link unused for a retry.
+            await self._auth.revoke_sessions(ended)
+        # Every session is refused already; the epoch only refreshes cached views.
+        with contextlib.suppress(Unavailable):
+            await self._auth.account_changed(reset.user_id)
         return reset.user_id

@@ -13,7 +13,9 @@ epoch, reads it again) or after it (and has the new row already). A lost epoch (
 restarted, key evicted) is replaced by a new random one: no view survives it. Should the
 writer's Redis call fail after its commit (it answers 503), the views it should have
 invalidated live at most `VIEW_TTL_S` — and no request is authenticated while Redis cannot
-answer the denylist anyway.
+answer the denylist anyway. The same bound holds if Redis comes back with an *older* epoch
+(a crash that lost its last second of writes, a restore): views read under that epoch are
+reused again for at most `VIEW_TTL_S`; restart the web processes after restoring Redis.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ return {revoked, epoch, limited[1], limited[2]}
 """
 
 
-def _new_epoch() -> str:
+def new_epoch() -> str:
+    """A fresh random epoch."""
     return secrets.token_hex(8)
 
 
@@ -90,13 +93,8 @@ class AuthGate:
         revoked, epoch, allowed, wait_ms = await self._script(
             keys=[redis_keys.auth_epoch(user_id), redis_keys.rate_limit(USER_SCOPE, user_id),
                   *denylist_keys],
-            args=[_new_epoch(), EPOCH_TTL_S, *self._rate_args])
+            args=[new_epoch(), EPOCH_TTL_S, *self._rate_args])
         return Passage(int(revoked) > 0, str(epoch), decision(allowed, wait_ms))
-
-    async def renew(self, user_id: str) -> None:
-        """Give the user a new epoch: every process reads the account again. Call it after
-        the commit that changed the account; raises RedisError."""
-        await self._redis.set(redis_keys.auth_epoch(user_id), _new_epoch(), ex=EPOCH_TTL_S)
 
 
 @dataclass(frozen=True, slots=True)
