@@ -133,8 +133,10 @@ class AdminConsole(App[None]):
                                   else type(exc).__name__)
         with contextlib.suppress(ConsoleError):
             live.halts = await self.api.halts()
-        if isinstance(self.screen, DashboardScreen):
-            self.screen.render_live()
+        # The app may be shutting down meanwhile: then no screen is left to ask.
+        stack = self.screen_stack
+        if stack and isinstance(stack[-1], DashboardScreen):
+            stack[-1].render_live()
 
     # --- navigation and actions --------------------------------------------------------
 

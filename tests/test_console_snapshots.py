@@ -147,7 +147,15 @@ async def _settle(app: AdminConsole, pilot: Pilot[None], ready: Ready, name: str
     # The screen's own loads are done (the app's event feed runs for ever).
     await eventually(lambda: all(w.is_finished for w in app.workers if w.node is app.screen),
                      message=f"{name} loaded")
-    await pilot.pause()
+    # A table sizes its columns on a later refresh than the one that filled it: wait until
+    # two frames in a row agree.
+    before = None
+    for _ in range(20):
+        await pilot.pause(0.05)
+        now = screen_text(app)
+        if now == before:
+            return
+        before = now
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
