@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from quart import Quart
@@ -74,14 +75,19 @@ async def test_system_health_shows_roles_consumers_and_the_nats_server(
         mclient: HttpClient, sessions: async_sessionmaker[AsyncSession], roles: None) -> None:
     headers = bearer((await make_admin(mclient, sessions))["access_token"])
 
+    body: dict[str, Any] = {}
+
     async def all_up() -> bool:
-        body = await (await mclient.get("/admin/system/health", headers=headers)).get_json()
-        return bool(body["status"] == "ok")
+        # A report is shared for a few seconds (as_of says when it was taken): wait for one
+        # taken once every role beats and the executor's consumer exists.
+        response = await mclient.get("/admin/system/health", headers=headers)
+        assert response.status_code == 200
+        body.update(await response.get_json())
+        commands = [s for s in body["streams"] if s["name"] == "COMMANDS"]
+        return bool(body["status"] == "ok" and commands
+                    and any(c["name"] == "executor" for c in commands[0]["consumers"]))
 
     await eventually(all_up, timeout=20, message="roles beating")
-    response = await mclient.get("/admin/system/health", headers=headers)
-    assert response.status_code == 200
-    body = await response.get_json()
     assert body["failing"] == [c for c, v in body["components"].items() if not v["ok"]]
     for name in ("db", "redis", "nats", "scheduler", "execution", "executor", "trigger",
                  "paper", "zerodha"):
