@@ -121,3 +121,20 @@ async def test_a_deactivation_redis_refuses_changes_nothing_and_its_retry_ends_t
     assert calls[1] == calls[0] != []
     assert (await client.get("/auth/me", headers=bearer(trader["access_token"]))
             ).status_code == 401
+
+
+async def test_a_stream_of_a_demoted_admin_ends_at_its_next_check(
+        app: Quart, client: HttpClient, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Long-lived streams re-check their principal: a role change ends them, as a
+    revocation does (the SSE loop asks `still_valid` at every heartbeat)."""
+    root = await make_admin(client, sessions)
+    deputy = await make_admin(client, sessions, "deputy@example.com")
+    authenticator = app.extensions["algo.resources"].services.authenticator
+    streaming = await authenticator.authenticate(deputy["access_token"])
+    bystander = await authenticator.authenticate(root["access_token"])
+    assert await authenticator.still_valid(streaming)
+    demoted = await client.put(f"/admin/users/{deputy['user']['id']}",
+                               headers=bearer(root["access_token"]), json={"role": "user"})
+    assert demoted.status_code == 200
+    assert not await authenticator.still_valid(streaming)
+    assert await authenticator.still_valid(bystander)

@@ -12,6 +12,7 @@ from typing import Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import error_codes, redis_keys
@@ -78,15 +79,19 @@ class Authenticator:
             raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
         if not passage.limit.allowed:
             raise RateLimited(passage.limit.retry_after_s, code=error_codes.SYS_RATE_LIMITED)
-        epoch = passage.epoch
-        user = self._views.get(claims.sub, epoch)
+        user = await self._account(claims.sub, passage.epoch)
+        return self._principal(user, claims.fam, claims)
+
+    async def _account(self, user_id: str, epoch: str) -> users.AuthView | None:
+        """The user's account view: reused under `epoch`, else read (and kept)."""
+        user = self._views.get(user_id, epoch)
         if user is None:
             async with self._sessions() as session:
                 await autocommit(session)
-                user = await users.get_auth_view(session, claims.sub)
+                user = await users.get_auth_view(session, user_id)
             if user is not None:
-                self._views.put(claims.sub, epoch, user)
-        return self._principal(user, claims.fam, claims)
+                self._views.put(user_id, epoch, user)
+        return user
 
     async def account_changed(self, user_id: str) -> None:
         """After a commit that changed what authentication reads of a user (role, active,
@@ -181,13 +186,21 @@ class Authenticator:
         return dataclasses.replace(principal, jti=jti, expires_at=exp)
 
     async def still_valid(self, principal: Principal) -> bool:
-        """False once the principal's token or session has been revoked (long-lived streams
-        ask this now and then); a Redis failure counts as revoked (fail closed)."""
+        """False once the principal's token or session has been revoked, or its account is
+        no longer what it was (deactivated, deleted, another role): long-lived streams ask
+        this now and then. A Redis or database failure counts as revoked (fail closed;
+        the client reconnects and resumes by Last-Event-ID)."""
         try:
-            await self._refuse_if_revoked(principal.jti, principal.session_id)
-        except (AuthenticationFailed, Unavailable):
+            passage = await self._gate.check(
+                principal.user_id, _denylist_keys(principal.jti, principal.session_id),
+                count=False)
+            if passage.revoked:
+                return False
+            user = await self._account(principal.user_id, passage.epoch)
+        except (RedisError, SQLAlchemyError, OSError):
             return False
-        return True
+        return (user is not None and user.deleted_at is None and user.is_active
+                and user.role == principal.role.value)
 
 
 def _denylist_keys(jti: str | None, session_id: str) -> list[str]:

@@ -88,12 +88,15 @@ class AuthGate:
         self._rate_args: list[float | str] = \
             [user_rate.interval_ms, user_rate.limit] if user_rate else ["", ""]
 
-    async def check(self, user_id: str, denylist_keys: Sequence[str]) -> Passage:
-        """Look up and count one request of `user_id`; raises RedisError."""
+    async def check(self, user_id: str, denylist_keys: Sequence[str], *,
+                    count: bool = True) -> Passage:
+        """Look up one request of `user_id` and count it against the user's limit (unless
+        `count` is False: a stream re-checking itself is no new request); raises
+        RedisError."""
         revoked, epoch, allowed, wait_ms = await self._script(
             keys=[redis_keys.auth_epoch(user_id), redis_keys.rate_limit(USER_SCOPE, user_id),
                   *denylist_keys],
-            args=[new_epoch(), EPOCH_TTL_S, *self._rate_args])
+            args=[new_epoch(), EPOCH_TTL_S, *(self._rate_args if count else ["", ""])])
         return Passage(int(revoked) > 0, str(epoch), decision(allowed, wait_ms))
 
 
