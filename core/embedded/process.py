@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 _PR_SET_PDEATHSIG = 1
 
@@ -79,14 +82,44 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+PORT_FLOOR: Final = 20_000
+"""Where chosen ports start: clear of the usual fixed ones (4222, 5432, 6379, 8000…)."""
+
+
+_handed_out: deque[int] = deque(maxlen=512)
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
+
+
 def pick_port(preferred: int, host: str = "127.0.0.1") -> int:
-    """`preferred` if it is free (and not 0), else a free port chosen by the kernel."""
+    """`preferred` if it is free (and not 0), else a free port below the kernel's
+    ephemeral range.
+
+    A port the kernel picks for `bind(0)` comes from the range it also gives outgoing
+    connections their local ports from: by the time a server binds it, a client socket
+    may hold it ("address already in use", seen once in the test suite)."""
     if preferred and port_is_free(preferred, host):
         return preferred
+    low, _ = _ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(100):
+        candidate = rng.randrange(PORT_FLOOR, max(PORT_FLOOR + 1, low))
+        # Not one handed out a moment ago and not bound yet (a stack picks several).
+        if candidate not in _handed_out and port_is_free(candidate, host):
+            _handed_out.append(candidate)
+            return candidate
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
 
 
 def tcp_open(host: str, port: int) -> bool:
