@@ -117,3 +117,36 @@ async def test_auth_limits_fail_closed_when_redis_is_down(
     body = await response.get_json()
     assert body["error_code"] == "SYS_004"
     assert body["details"] == {"component": "redis"}
+
+
+@pytest.fixture
+async def ip_strict_client(endpoints: Endpoints, tmp_path: Path) -> AsyncIterator[HttpClient]:
+    settings = make_settings(endpoints, tmp_path, ratelimit_ip="5/60",
+                             ratelimit_user="1000/60", ratelimit_auth_ip="1000/60",
+                             ratelimit_login_ip="1000/60")
+    app: Quart = create_app(settings)
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+async def test_the_per_ip_limit_holds_on_authenticated_routes(
+        ip_strict_client: HttpClient) -> None:
+    """Counted in authentication's round trip, it still refuses the sixth request."""
+    tokens = await signup(ip_strict_client, "ip@example.com")
+    codes = [(await ip_strict_client.get("/auth/me", headers=bearer(tokens["access_token"])))
+             .status_code for _ in range(6)]
+    assert codes == [200] * 5 + [429]
+
+
+async def test_requests_that_never_authenticate_count_against_the_ip(
+        ip_strict_client: HttpClient) -> None:
+    """No token, a forged one, a query string refused before authentication: each counts."""
+    await signup(ip_strict_client, "forger@example.com")
+    codes = [(await ip_strict_client.get("/auth/me")).status_code,
+             (await ip_strict_client.get("/auth/me", headers=bearer("not.a.jwt"))).status_code,
+             (await ip_strict_client.get("/strategies?limit=0",
+                                         headers=bearer("not.a.jwt"))).status_code]
+    assert codes[:2] == [401, 401] and codes[2] in (400, 401)
+    for _ in range(2):
+        await ip_strict_client.get("/auth/me")
+    assert (await ip_strict_client.get("/auth/me")).status_code == 429

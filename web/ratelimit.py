@@ -7,15 +7,17 @@ is down; the others let the request through and log it.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Final, TypeVar
 
-from quart import Quart, current_app, request
+from quart import Quart, Response, current_app, g, request
 from redis.exceptions import RedisError
 
 from core import error_codes
+from core.auth.view_cache import IpLimit
 from core.errors import RateLimited, Unavailable
 from core.ratelimit import Rate
 from core.settings import Settings, parse_rate
@@ -26,6 +28,7 @@ log = logging.getLogger("algo.web.ratelimit")
 F = TypeVar("F", bound=Callable[..., object])
 
 _ATTR: Final = "_algo_rate_group"
+_AUTHENTICATES: Final = "_algo_authenticates"
 FAIL_CLOSED: Final = frozenset({"auth", "login"})
 _EXEMPT_PREFIXES: Final = ("/health", "/openapi.json", "/docs")
 
@@ -90,8 +93,22 @@ def ip_bucket(address: str) -> str:
     return str(ip)
 
 
+def authenticates(func: F) -> F:
+    """Mark a route that authenticates its caller first thing (`web.security.require`):
+    its per-IP limit is counted in authentication's own Redis round trip."""
+    setattr(func, _AUTHENTICATES, True)
+    return func
+
+
+async def enforce_deferred(limit: IpLimit | None) -> None:
+    """Count a deferred per-IP limit on its own (the request will not authenticate)."""
+    if limit is not None:
+        await enforce(limit.scope, limit.bucket, fail_closed=False)
+
+
 def register_rate_limits(app: Quart) -> None:
-    """Apply the per-IP limit of each route's group before it runs."""
+    """Apply the per-IP limit of each route's group before it runs; for a route that
+    authenticates (fail-open groups only), leave it in `g.ip_limit` for the gate."""
 
     @app.before_request
     async def _per_ip() -> None:
@@ -99,4 +116,18 @@ def register_rate_limits(app: Quart) -> None:
             return
         view = current_app.view_functions.get(request.endpoint or "")
         group = getattr(view, _ATTR, "api") if view is not None else "api"
-        await enforce(group, ip_bucket(client_ip()), fail_closed=group in FAIL_CLOSED)
+        bucket = ip_bucket(client_ip())
+        if getattr(view, _AUTHENTICATES, False) and group not in FAIL_CLOSED:
+            g.ip_limit = IpLimit(group, bucket, rates(get_resources().settings)[group])
+            return
+        await enforce(group, bucket, fail_closed=group in FAIL_CLOSED)
+
+    @app.after_request
+    async def _count_what_was_deferred(response: Response) -> Response:
+        # A request refused before it authenticated (a bad query string, say) still
+        # counts, so that the next ones are limited.
+        limit: IpLimit | None = g.pop("ip_limit", None)
+        if limit is not None:
+            with contextlib.suppress(RateLimited):
+                await enforce_deferred(limit)
+        return response

@@ -10,10 +10,11 @@ from quart import g, request
 
 from core import error_codes
 from core.auth.principal import Principal
+from core.auth.view_cache import IpLimit
 from core.errors import AuthenticationFailed, PermissionDenied
 from core.rbac import Permission
 from core.repos.audit import Actor
-from web.ratelimit import client_ip, enforce
+from web.ratelimit import authenticates, client_ip, enforce, enforce_deferred
 from web.resources import get_resources
 
 P = ParamSpec("P")
@@ -35,13 +36,20 @@ async def get_current_user() -> Principal:
     cached: Principal | None = g.get("principal")
     if cached is not None:
         return cached
+    ip_limit: IpLimit | None = g.pop("ip_limit", None)
     token = _bearer()
     if token is None:
+        await enforce_deferred(ip_limit)
         raise AuthenticationFailed(code=error_codes.AUTH_REQUIRED)
     authenticator = get_resources().services.authenticator
+    try:
+        claims = authenticator.verify(token)
+    except AuthenticationFailed:
+        await enforce_deferred(ip_limit)
+        raise
     # The signature is good, so the user id is real: the same Redis round trip that checks
-    # the denylist counts the request against the user's limit (ACC-7).
-    principal = await authenticator.authenticate_claims(authenticator.verify(token))
+    # the denylist counts the request against the client IP's and the user's limits (ACC-7).
+    principal = await authenticator.authenticate_claims(claims, ip=ip_limit)
     g.principal = principal
     return principal
 
@@ -71,7 +79,7 @@ def require(permission: Permission) -> Callable[[Callable[P, Awaitable[R]]],
                 raise PermissionDenied()
             return await func(*args, **kwargs)
 
-        return wrapper
+        return authenticates(wrapper)
 
     return decorate
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import error_codes, redis_keys
 from core.auth.principal import Principal
 from core.auth.tokens import Claims, TokenCodec, TokenType
-from core.auth.view_cache import EPOCH_TTL_S, AuthGate, AuthViewCache, new_epoch
+from core.auth.view_cache import EPOCH_TTL_S, AuthGate, AuthViewCache, IpLimit, new_epoch
 from core.clock import Clock
 from core.db.engine import autocommit
 from core.db.enums import Role
@@ -67,14 +67,17 @@ class Authenticator:
         """Verify an access token: signature, claims, denylists, the account's current state."""
         return await self.authenticate_claims(self.verify(token))
 
-    async def authenticate_claims(self, claims: Claims) -> Principal:
+    async def authenticate_claims(self, claims: Claims, *,
+                                  ip: IpLimit | None = None) -> Principal:
         """The rest of `authenticate` for claims `verify` accepted: denylists, the user's
         rate limit (429 past it, when the authenticator was given one) and the account."""
         try:
-            passage = await self._gate.check(claims.sub, _denylist_keys(claims.jti,
-                                                                        claims.fam))
+            passage = await self._gate.check(
+                claims.sub, _denylist_keys(claims.jti, claims.fam), ip=ip)
         except RedisError as exc:
             raise _redis_down() from exc
+        if not passage.limit.allowed and passage.refused_by == "ip":
+            raise RateLimited(passage.limit.retry_after_s, code=error_codes.SYS_RATE_LIMITED)
         if passage.revoked:
             raise AuthenticationFailed(code=error_codes.AUTH_TOKEN_REVOKED)
         if not passage.limit.allowed:

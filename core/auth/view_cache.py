@@ -41,13 +41,15 @@ EPOCH_TTL_S: Final = 7 * 24 * 3600
 """An epoch key outlives any access token; a user gone a week just gets a new one."""
 CAPACITY: Final = 50_000
 
-# KEYS[1] the user's epoch, KEYS[2] the user's rate-limit bucket, KEYS[3..] the denylist
-# keys of the token and its session. ARGV: a new epoch, its TTL, the rate's interval (ms)
-# and burst ('' for no limit). Returns {how many denylist keys exist, the epoch (created if
-# missing), allowed 0/1, wait ms}; a revoked token is not counted against the limit.
+# KEYS[1] the user's epoch, KEYS[2] the user's rate-limit bucket, KEYS[3] the client IP's
+# bucket, KEYS[4..] the denylist keys of the token and its session. ARGV: a new epoch, its
+# TTL, the user rate's interval (ms) and burst, the IP rate's ('' for none: not counted).
+# Returns {how many denylist keys exist, the epoch (created if missing), allowed 0/1, wait
+# ms, which limit refused ('ip' or 'user', '' if none)}. The IP is counted first, as it
+# would be before authentication; a revoked token counts against the IP only.
 _GATE: Final = GCRA_FUNCTION + """
 local revoked = 0
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   revoked = revoked + redis.call('EXISTS', KEYS[i])
 end
 local epoch = redis.call('GET', KEYS[1])
@@ -55,12 +57,30 @@ if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch, 'EX', ARGV[2])
 end
-if revoked > 0 or ARGV[3] == '' then
-  return {revoked, epoch, 1, 0}
+if ARGV[5] ~= '' then
+  local by_ip = gcra(KEYS[3], tonumber(ARGV[5]), tonumber(ARGV[6]), true)
+  if by_ip[1] == 0 then
+    return {revoked, epoch, 0, by_ip[2], 'ip'}
+  end
 end
-local limited = gcra(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), true)
-return {revoked, epoch, limited[1], limited[2]}
+if revoked > 0 or ARGV[3] == '' then
+  return {revoked, epoch, 1, 0, ''}
+end
+local by_user = gcra(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), true)
+if by_user[1] == 0 then
+  return {revoked, epoch, 0, by_user[2], 'user'}
+end
+return {revoked, epoch, 1, 0, ''}
 """
+
+
+@dataclass(frozen=True, slots=True)
+class IpLimit:
+    """A client IP's rate limit, counted in the gate's round trip instead of its own."""
+
+    scope: str
+    bucket: str
+    rate: Rate
 
 
 def new_epoch() -> str:
@@ -75,7 +95,10 @@ class Passage:
     revoked: bool
     epoch: str
     limit: Decision
-    """The request counted against the user's rate limit (allowed if there is none)."""
+    """The request counted against the client IP's and the user's rate limits (allowed if
+    neither refused it)."""
+    refused_by: str = ""
+    """`ip` or `user` when `limit` refuses."""
 
 
 class AuthGate:
@@ -89,15 +112,19 @@ class AuthGate:
             [user_rate.interval_ms, user_rate.limit] if user_rate else ["", ""]
 
     async def check(self, user_id: str, denylist_keys: Sequence[str], *,
-                    count: bool = True) -> Passage:
+                    count: bool = True, ip: IpLimit | None = None) -> Passage:
         """Look up one request of `user_id` and count it against the user's limit (unless
-        `count` is False: a stream re-checking itself is no new request); raises
-        RedisError."""
-        revoked, epoch, allowed, wait_ms = await self._script(
-            keys=[redis_keys.auth_epoch(user_id), redis_keys.rate_limit(USER_SCOPE, user_id),
-                  *denylist_keys],
-            args=[new_epoch(), EPOCH_TTL_S, *(self._rate_args if count else ["", ""])])
-        return Passage(int(revoked) > 0, str(epoch), decision(allowed, wait_ms))
+        `count` is False: a stream re-checking itself is no new request) and against its
+        client IP's, when the caller deferred that one to here; raises RedisError."""
+        user_key = redis_keys.rate_limit(USER_SCOPE, user_id)
+        ip_key = redis_keys.rate_limit(ip.scope, ip.bucket) if ip else user_key
+        ip_args: list[float | str] = [ip.rate.interval_ms, ip.rate.limit] if ip else ["", ""]
+        revoked, epoch, allowed, wait_ms, refused_by = await self._script(
+            keys=[redis_keys.auth_epoch(user_id), user_key, ip_key, *denylist_keys],
+            args=[new_epoch(), EPOCH_TTL_S, *(self._rate_args if count else ["", ""]),
+                  *ip_args])
+        return Passage(int(revoked) > 0, str(epoch), decision(allowed, wait_ms),
+                       str(refused_by))
 
 
 @dataclass(frozen=True, slots=True)
