@@ -9,8 +9,9 @@ The first W seconds (default 5) run the same load uncounted, except for 5xx answ
 pools, the account-view cache and prepared statements fill there, once per restart.
 `worst_by_second_ms` shows the slowest request of each second, warm-up included.
 
-Targets: p99 ≤ 50 ms for reads, ≤ 100 ms for writes, zero 5xx. Prints p50/p99 per route,
-the error rate and the machine's load; one JSON object last.
+Targets: p99 ≤ 50 ms for reads, ≤ 100 ms for writes, zero 5xx (`targets_met`; whether
+each route's own p99 is within its kind's target is `every_route_within_its_target`).
+Prints p50/p99 per route, the error rate and the machine's load; one JSON object last.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Final
 
 import psutil
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from bench.httpload import _exchange, build_request
 from bench.webproc import start_web, stop_web
@@ -150,6 +151,12 @@ async def populate(endpoints: Endpoints, settings: Settings) -> Seed:
         await session.execute(insert(ErrorLog), [
             {"level": "ERROR", "service": "bench", "logger": "bench", "message": f"e{i}",
              "context": {}} for i in range(200)])
+    # A database in service has its statistics and a recent checkpoint: without this,
+    # autovacuum analyses the fresh tables and a checkpoint flushes them during the run.
+    async with engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.execute(text("VACUUM ANALYZE"))
+        await auto.execute(text("CHECKPOINT"))
     await engine.dispose()
     redis = create_redis(endpoints.redis_url)
     await redis.mset({redis_keys.ltp("NSE", s): 100_000 + i for i, s in enumerate(symbols)})
@@ -327,11 +334,21 @@ def report(mix: list[Route], tallies: dict[str, Tally], elapsed: float, rate: fl
         "read_p50_ms": kinds["read"].pct_ms(0.5), "read_p99_ms": kinds["read"].pct_ms(0.99),
         "write_p50_ms": kinds["write"].pct_ms(0.5),
         "write_p99_ms": kinds["write"].pct_ms(0.99),
-        "targets_met": verdict and fivexx == 0,
+        # The issue's targets are by kind: reads' p99 and writes' p99, and no 5xx. Each
+        # route's own p99 is shown too; a rare route's rests on its few slowest requests.
+        "targets_met": (fivexx == 0 and _within(kinds["read"].pct_ms(0.99), READ_P99_MS)
+                        and _within(kinds["write"].pct_ms(0.99), WRITE_P99_MS)),
+        "every_route_within_its_target": verdict and fivexx == 0,
+        "routes_over_target": [name for name, r in per_route.items()
+                               if isinstance(r, dict) and not r["ok"]],
         "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before,
                     "loadavg_after": os.getloadavg(), **cpu},
         "routes": per_route,
     }
+
+
+def _within(p99_ms: float | None, target_ms: float) -> bool:
+    return p99_ms is not None and p99_ms <= target_ms
 
 
 def _cpu_s(procs: list[psutil.Process]) -> float:
