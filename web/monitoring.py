@@ -3,7 +3,7 @@ made on first use and closed with the app (the admin monitoring blueprint attach
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from quart import Blueprint, current_app
 
@@ -26,7 +26,7 @@ class Monitoring:
     nats: NatsMonitor
     health: Shared[SystemHealth]
     metrics: Shared[Snapshot]
-    rates: RateTracker = field(default_factory=RateTracker)
+    rates: RateTracker
 
 
 def attach(blueprint: Blueprint) -> None:

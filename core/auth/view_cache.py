@@ -106,7 +106,6 @@ class AuthGate:
     and the user's rate limit (ACC-7) together."""
 
     def __init__(self, redis: Redis, user_rate: Rate | None = None) -> None:
-        self._redis = redis
         self._script = redis.register_script(_GATE)
         self._rate_args: list[float | str] = \
             [user_rate.interval_ms, user_rate.limit] if user_rate else ["", ""]
