@@ -17,11 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import FakeClock
 from core.commands import build_command
 from core.db.enums import OrderAction, OrderStatus, Position
-from core.db.models import Order
+from core.db.models import Order, Strategy
 from core.embedded.stack import Endpoints
 from core.ids import new_id
 from core.market import MarketHours
-from core.repos import orders as orders_repo
 from pipeline.executor.errors import Permanent
 from pipeline.executor.intake import Intake
 from tests.conftest import make_settings
@@ -60,7 +59,8 @@ async def test_an_exit_waiting_for_the_strategy_lock_sees_the_exit_committed_mea
     intake = await _intake(kit)
     day = at(9, 30).date()
     async with kit.sessions() as other, other.begin():
-        [locked] = await orders_repo.lock_for_execution(other, {strategy.id})
+        locked = (await other.execute(select(Strategy).where(Strategy.id == strategy.id)
+                                      .with_for_update())).scalar_one()
         assert locked.position == Position.BOUGHT
         now = datetime.now(UTC)
         other.add(Order(

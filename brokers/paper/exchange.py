@@ -32,7 +32,7 @@ from brokers.paper.ticker import PaperTicker
 from core import redis_keys
 from core.batch import Batcher
 from core.clock import IST, Clock, trading_day
-from core.db.engine import autocommit
+from core.db.driver import DRIVER_ERRORS, Driver
 from core.db.models import PaperOrder
 from core.ids import new_id
 from core.repos import paper_orders
@@ -65,6 +65,7 @@ class PaperExchange:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis, clock: Clock,
                  config: PaperConfig) -> None:
         self._sessions = sessions
+        self._driver = Driver.of(sessions)
         self._redis = redis
         self._clock = clock
         self._config = config
@@ -178,15 +179,14 @@ class PaperExchange:
             created_at=received, fill_at=fill_at, filled_at=now if filled else None)
         try:
             await self._booking.submit(row)
-        except (SQLAlchemyError, OSError) as exc:
+        except DRIVER_ERRORS as exc:
             # The commit may have landed before the error: the caller must look the tag up.
             raise Ambiguous(f"paper book failed while booking: {exc}") from exc
         return to_broker_order(row)
 
     async def _book_many(self, rows: list[PaperOrder]) -> list[None]:
-        async with self._sessions() as session:
-            await autocommit(session)  # one INSERT: atomic without BEGIN and COMMIT
-            await paper_orders.add_many(session, rows)
+        async with self._driver.connection("paper booking") as conn:
+            await paper_orders.book(conn, rows)  # one round trip, atomic
         return [None] * len(rows)
 
     async def _read(self, account: str, query: Callable[[AsyncSession], Awaitable[T]], *,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.db.enums import OrderStatus
-from core.db.models import BrokerCredential, Order, OrderLog, Strategy
+from core.db.models import Order, OrderLog, Strategy
 
 FINAL: Final = frozenset({OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.FAILED,
                           OrderStatus.SKIPPED, OrderStatus.CANCELLED})
@@ -29,57 +29,6 @@ def is_final(status: str) -> bool:
     return OrderStatus(status) in FINAL
 
 
-async def lock_for_execution(session: AsyncSession, strategy_ids: Iterable[str],
-                             ) -> Sequence[Strategy]:
-    """Strategies locked for update in id order (two batches locking overlapping sets then
-    never deadlock), deleted or not. Read their orders with a *later* statement: one
-    statement that waited for a lock sees the other rows as of its start, so a joined read
-    would miss an exit committed by the transaction it waited for."""
-    return (await session.execute(
-        select(Strategy).where(Strategy.id.in_(sorted(strategy_ids))).order_by(Strategy.id)
-        .with_for_update())).scalars().all()
-
-
-async def orders_of(session: AsyncSession, strategies: Sequence[Strategy],
-                    trading_days: Iterable[date]) -> Sequence[Order]:
-    """Every order of these strategies on these trading days and on the day each one's
-    position was opened."""
-    if not strategies:
-        return []
-    days = set(trading_days) | {s.position_day for s in strategies
-                                if s.position_day is not None}
-    return (await session.execute(select(Order).where(
-        Order.strategy_id.in_(sorted(s.id for s in strategies)),
-        Order.trading_day.in_(sorted(days))))).scalars().all()
-
-
-async def lock_with_strategies(session: AsyncSession, order_ids: Iterable[str],
-                               ) -> dict[str, tuple[Order, Strategy]]:
-    """Orders and their strategies, both locked for update, in one statement; strategy by
-    strategy in id order, as every writer locks them."""
-    rows = await session.execute(
-        select(Order, Strategy).join(Strategy, Strategy.id == Order.strategy_id)
-        .where(Order.id.in_(sorted(order_ids))).order_by(Strategy.id, Order.id)
-        .with_for_update())
-    return {order.id: (order, strategy) for order, strategy in rows}
-
-
-async def credentials(session: AsyncSession, credential_ids: Iterable[str],
-                      ) -> Sequence[BrokerCredential]:
-    """Broker connections by id, deleted or not (the caller checks their owner)."""
-    return (await session.execute(select(BrokerCredential).where(
-        BrokerCredential.id.in_(sorted(credential_ids))))).scalars().all()
-
-
-async def with_strategies(session: AsyncSession, order_ids: Iterable[str],
-                          ) -> dict[str, tuple[Order, Strategy]]:
-    """Orders by id with their strategies, in one statement (absent ones left out)."""
-    rows = await session.execute(
-        select(Order, Strategy).join(Strategy, Strategy.id == Order.strategy_id)
-        .where(Order.id.in_(sorted(order_ids))))
-    return {order.id: (order, strategy) for order, strategy in rows}
-
-
 def _live(today: date) -> ColumnElement[bool]:
     """Not an order of a replayed (simulated, past) day: a playground replay settles and
     announces those itself, on its own bus, while it runs."""
@@ -92,18 +41,6 @@ async def open_orders(session: AsyncSession, today: date, *, limit: int = 1000,
     return (await session.execute(
         select(Order).where(Order.status.in_([s.value for s in OPEN]), _live(today))
         .order_by(Order.created_at).limit(limit))).scalars().all()
-
-
-def add_log(session: AsyncSession, order: Order, *, attempt: int, status: str,
-            outcome: str | None, request: dict[str, Any] | None = None,
-            response: dict[str, Any] | None = None, error: str | None = None,
-            latency_us: int | None = None) -> None:
-    """Record one broker interaction of `order` (committed with the order's change)."""
-    session.add(OrderLog(order_id=order.id, strategy_id=order.strategy_id,
-                         user_id=order.user_id, attempt=attempt, action=order.action,
-                         status=status, outcome=outcome, request=request, response=response,
-                         error=error[:512] if error else None, latency_us=latency_us,
-                         trace_id=order.trace_id))
 
 
 @dataclass(frozen=True, slots=True)

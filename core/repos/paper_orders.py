@@ -5,14 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Final
 
+import asyncpg
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import PaperOrder
+from core.db.rowmap import RowMap
 
 _OPEN = "OPEN"
 _COMPLETE = "COMPLETE"
+_ROWS: Final = RowMap(PaperOrder)
+_INSERT: Final = _ROWS.insert_sql()
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +32,10 @@ class NetPosition:
     sell_value: Decimal
 
 
-async def add_many(session: AsyncSession, rows: list[PaperOrder]) -> list[PaperOrder]:
-    """Book orders as received (the caller commits)."""
-    session.add_all(rows)
-    await session.flush()
-    return rows
+async def book(conn: asyncpg.Connection, rows: list[PaperOrder]) -> None:
+    """Book orders as received, all or none, in one round trip (on a driver connection,
+    core.db.driver: the paper exchange books in the executor's order path)."""
+    await conn.executemany(_INSERT, [_ROWS.values(row) for row in rows])
 
 
 async def get(session: AsyncSession, account: str, order_id: str) -> PaperOrder | None:

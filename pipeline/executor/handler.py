@@ -23,6 +23,7 @@ from brokers.factory import BrokerFactory
 from core.batch import Batcher
 from core.clock import Clock
 from core.commands import publish_command
+from core.db.driver import Driver
 from core.db.engine import autocommit
 from core.db.enums import BrokerType, OrderStatus
 from core.db.models import Order, Strategy
@@ -30,7 +31,9 @@ from core.events import EventPublisher
 from core.halts import HaltStore
 from core.market import MarketHours
 from core.messages import OrderCommand
+from core.repos import order_path
 from core.repos import orders as orders_repo
+from core.repos.order_path import Writes
 from core.risk import SYSTEM, daily_loss_breach
 from core.strategies.runtime import RuntimeStore
 from pipeline.executor import ledger
@@ -54,6 +57,7 @@ class CommandHandler:
                  market: MarketHours, runtime: RuntimeStore, events: EventPublisher,
                  halts: HaltStore) -> None:
         self._sessions = sessions
+        self._driver = Driver.of(sessions)
         self._js = js
         self._clock = clock
         self._brokers = brokers
@@ -180,18 +184,18 @@ class CommandHandler:
 
     async def _reload_many(self, order_ids: list[str],
                            ) -> list[tuple[Order, Strategy] | BaseException]:
-        async with self._sessions() as session:
-            await autocommit(session)
-            found = await orders_repo.with_strategies(session, order_ids)
+        async with self._driver.connection("reload") as conn:
+            found = await order_path.with_strategies(conn, order_ids)
         return [found.get(order_id) or LookupError(f"order {order_id} vanished")
                 for order_id in order_ids]
 
     async def _commit_many(self, items: list[tuple[Order, Outcome]],
                            ) -> list[Prepared | BaseException]:
         results: list[Prepared | BaseException] = []
-        async with self._sessions() as session, session.begin():
-            locked = await orders_repo.lock_with_strategies(
-                session, {order.id for order, _ in items})
+        writes = Writes()
+        async with self._driver.transaction("commit") as conn:
+            locked = await order_path.with_strategies(
+                conn, {order.id for order, _ in items}, lock=True)
             now = self._clock.now()  # once the locks are held
             for order, outcome in items:
                 if order.id not in locked:
@@ -199,13 +203,14 @@ class CommandHandler:
                     continue
                 row, strategy = locked[order.id]
                 if not orders_repo.is_final(row.status):
-                    await ledger.record(session, row, strategy, outcome, now)
+                    ledger.record(writes, row, strategy, outcome, now)
                 elif outcome.sends:
                     # Never expected: a second order may exist at the broker. Critical, so
                     # the admins are alerted (error log) to check it by hand.
                     log.critical("an order already settled was sent again",
                               extra={"order_id": row.id, "status": row.status})
                 results.append(Prepared(row, strategy, fresh=False))
+            await order_path.write(conn, writes)
         return results
 
     async def _mark_announced(self, order_ids: list[str]) -> list[None]:

@@ -17,18 +17,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from brokers.errors import UnsupportedBroker
 from brokers.factory import BrokerFactory
 from core.batch import Batcher
 from core.clock import Clock, trading_day
+from core.db.driver import Driver
 from core.db.enums import BrokerType, OrderAction, OrderStatus
 from core.db.models import BrokerCredential, Order, Strategy
 from core.ids import new_id
 from core.market import MarketHours
 from core.messages import OrderCommand
+from core.repos import order_path
 from core.repos import orders as orders_repo
+from core.repos.order_path import Writes
 from core.trace import current_trace_id
 from pipeline.executor import ledger
 from pipeline.executor.errors import ForeignCommand, Permanent
@@ -117,7 +121,7 @@ class Intake:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
                  brokers: BrokerFactory, market: MarketHours) -> None:
-        self._sessions = sessions
+        self._driver = Driver.of(sessions)
         self._clock = clock
         self._brokers = brokers
         self._market = market
@@ -131,8 +135,9 @@ class Intake:
 
     async def _run(self, items: list[_Item]) -> list[Prepared | BaseException | None]:
         results: list[Prepared | BaseException | None] = []
-        async with self._sessions() as session, session.begin():
-            rows = await self._load(session, items)
+        writes = Writes()
+        async with self._driver.transaction("intake") as conn:
+            rows = await self._load(conn, items)
             for item in items:
                 command = item.command
                 strategy = rows.strategies.get(command.strategy_id)
@@ -140,34 +145,35 @@ class Intake:
                     results.append(ForeignCommand(f"{command.user_id}/{command.strategy_id}"))
                     continue
                 try:
-                    results.append(await self._judge(session, rows, strategy, item))
+                    results.append(self._judge(writes, rows, strategy, item))
                 except Exception as exc:  # noqa: BLE001 — this command fails, not its batch
-                    # `_judge` adds its rows to the session last: a failure before that
+                    # `_judge` adds its rows to the writes last: a failure before that
                     # leaves nothing of this command; one after it leaves an intent that the
                     # redelivered command finds.
                     results.append(exc)
-            await session.flush()
+            await order_path.write(conn, writes)
         return results
 
-    async def _load(self, session: AsyncSession, commands: Sequence[_Item]) -> _Rows:
-        strategies = await orders_repo.lock_for_execution(
-            session, {item.command.strategy_id for item in commands})
+    @staticmethod
+    async def _load(conn: asyncpg.Connection, commands: Sequence[_Item]) -> _Rows:
+        strategies = await order_path.lock_strategies(
+            conn, {item.command.strategy_id for item in commands})
         rows = _Rows({strategy.id: strategy for strategy in strategies})
         # A second statement, after the locks are held: it sees every order committed by
         # the transactions the locks waited for.
-        for order in await orders_repo.orders_of(session, strategies,
-                                                 {item.day for item in commands}):
+        for order in await order_path.orders_of(conn, strategies,
+                                                {item.day for item in commands}):
             rows.orders[order.strategy_id].append(order)
         credential_ids = {s.broker_credential_id for s in rows.strategies.values()
                           if s.broker_credential_id is not None}
         if credential_ids:
-            rows.credentials = {c.id: c for c in await orders_repo.credentials(
-                session, credential_ids)}
+            rows.credentials = {c.id: c for c in await order_path.credentials(
+                conn, credential_ids)}
         return rows
 
-    async def _judge(self, session: AsyncSession, rows: _Rows, strategy: Strategy,
-                     item: _Item) -> Prepared | None:
-        """One command against the batch's rows (it writes its rows to the session last)."""
+    def _judge(self, writes: Writes, rows: _Rows, strategy: Strategy, item: _Item,
+               ) -> Prepared | None:
+        """One command against the batch's rows (it adds its rows to `writes` last)."""
         day, action = item.day, item.action
         existing = rows.intent(strategy.id, day, action.value)
         if existing is not None:
@@ -205,10 +211,10 @@ class Intake:
             is_simulated=strategy.is_simulated, client_tag=client_tag,
             status=OrderStatus.PENDING.value, attempts=0, filled_quantity=0,
             trace_id=item.trace_id, created_at=now, updated_at=now)
-        session.add(order)
+        writes.insert(order)
         rows.orders[strategy.id].append(order)
         if reason is not None:
-            await ledger.record(session, order, strategy, Outcome(
+            ledger.record(writes, order, strategy, Outcome(
                 OrderStatus.SKIPPED, reason=reason,
                 attempts=[Attempt("validate", "skipped", error=reason)]), now)
         return Prepared(order, strategy, fresh=True)

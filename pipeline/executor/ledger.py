@@ -1,7 +1,8 @@
 """Step 6 of the order path (DESIGN §4): what an outcome does to the rows, and what must
 be announced afterwards.
 
-`record()` changes the order and strategy rows inside the caller's transaction. From the
+`record()` changes the order and strategy rows and states what the caller's transaction
+must write (core.repos.order_path.Writes). From the
 committed rows alone, `announcement()` derives the events (with ids fixed at commit), the
 runtime copy and any follow-up command; a redelivered command whose order is already final
 derives the very same announcement, so republishing it is harmless.
@@ -13,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from core.clock import IST
 from core.commands import build_command
 from core.db.enums import OrderAction, OrderStatus, Position, StrategyStatus
@@ -22,8 +21,8 @@ from core.db.models import Order, Strategy
 from core.events import EventPublisher, EventType
 from core.ids import new_id, sibling_id
 from core.messages import Event, OrderCommand
-from core.repos import notifications
 from core.repos import orders as orders_repo
+from core.repos.order_path import Writes
 from core.strategies.runtime import StrategyRuntime, from_row
 from pipeline.executor.outcome import Outcome
 from pipeline.executor.rules import EXITS
@@ -49,15 +48,15 @@ def _bump(strategy: Strategy, now: datetime) -> None:
     strategy.updated_at = now
 
 
-async def record(session: AsyncSession, order: Order, strategy: Strategy, outcome: Outcome,
-                 now: datetime) -> None:
-    """Apply `outcome` to the order (and, once final, to the strategy) with its attempt logs."""
+def record(writes: Writes, order: Order, strategy: Strategy, outcome: Outcome,
+           now: datetime) -> None:
+    """Apply `outcome` to the order (and, once final, to the strategy) with its attempt logs,
+    and add what changed to `writes`."""
     base = order.attempts
     for number, attempt in enumerate(outcome.attempts, start=1):
-        orders_repo.add_log(session, order, attempt=base + number, status=outcome.status.value,
-                            outcome=attempt.outcome, request=attempt.request,
-                            response=attempt.response, error=attempt.error,
-                            latency_us=attempt.latency_us)
+        writes.log(order, attempt=base + number, status=outcome.status.value,
+                   outcome=attempt.outcome, request=attempt.request, response=attempt.response,
+                   error=attempt.error, latency_us=attempt.latency_us)
     order.attempts = base + len(outcome.attempts)
     order.status = outcome.status.value
     order.status_reason = outcome.reason
@@ -68,11 +67,15 @@ async def record(session: AsyncSession, order: Order, strategy: Strategy, outcom
         order.broker_order_id = placed.broker_order_id
         order.filled_quantity = placed.filled_quantity
         order.average_price = placed.average_price
+    writes.order_changed(order)
     if orders_repo.is_final(order.status):
         order.completed_at = now
         order.event_id = new_id("evt")
+        rev = strategy.rev
         _settle_strategy(order, strategy, now)
-        await _notify(session, order, strategy)
+        if strategy.rev != rev:  # every change of the strategy moves its rev
+            writes.strategy_changed(strategy)
+        _notify(writes, order, strategy)
 
 
 def _settle_strategy(order: Order, strategy: Strategy, now: datetime) -> None:
@@ -100,7 +103,7 @@ def _settle_strategy(order: Order, strategy: Strategy, now: datetime) -> None:
         _bump(strategy, now)
 
 
-async def _notify(session: AsyncSession, order: Order, strategy: Strategy) -> None:
+def _notify(writes: Writes, order: Order, strategy: Strategy) -> None:
     """Failures reach the user as notifications in the same transaction (one per event)."""
     partial = order.status == OrderStatus.CANCELLED.value and order.filled_quantity > 0
     if not (_failed(order) or partial) or order.event_id is None:
@@ -114,14 +117,14 @@ async def _notify(session: AsyncSession, order: Order, strategy: Strategy) -> No
     if open_position:
         body += ". The position is still open: exit it at the broker, or stop the strategy " \
                 "to square it off."
-    await notifications.add_for_event(
-        session, event_id=order.event_id, user_id=order.user_id, type="order_failed",
+    writes.notify(
+        event_id=order.event_id, user_id=order.user_id, type="order_failed",
         title=f"{order.action} order {order.status.lower()} — {strategy.name}", body=body,
         data={"order_id": order.id, "strategy_id": strategy.id})
     if strategy.status == StrategyStatus.ERROR.value \
             and strategy.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-        await notifications.add_for_event(
-            session, event_id=sibling_id(order.event_id, 1), user_id=order.user_id,
+        writes.notify(
+            event_id=sibling_id(order.event_id, 1), user_id=order.user_id,
             type="strategy_error", title=f"Strategy stopped — {strategy.name}",
             body=strategy.status_reason or "too many failures",
             data={"strategy_id": strategy.id})
