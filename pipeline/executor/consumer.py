@@ -31,8 +31,7 @@ log = logging.getLogger("algo.pipeline.executor")
 
 DURABLE: Final = "executor"
 FETCH_MAX: Final = 32
-"""Commands asked for per fetch, however many slots are free: nats-py's fetch(n) can hold
-delivered messages back while it waits for the rest of a large batch."""
+"""Commands asked for per fetch, however many slots are free."""
 _decode = decoder(OrderCommand)
 
 Handle = Callable[[OrderCommand], Awaitable[object]]
@@ -69,6 +68,8 @@ class CommandConsumer:
         self._inflight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._running = False
+        self._backlog = 0
+        """Commands waiting in the stream after the last one fetched (its metadata)."""
         self.handled = 0
         self.dead_lettered = 0
 
@@ -101,7 +102,8 @@ class CommandConsumer:
                 await self._slots.acquire()
                 free += 1
             try:
-                messages = await self._sub.fetch(min(free, FETCH_MAX), timeout=1.0)
+                messages = await self._sub.fetch(fetch_size(free, self._backlog),
+                                                 timeout=1.0)
             except (NatsTimeoutError, TimeoutError):
                 messages = []
             except Exception as exc:  # noqa: BLE001 — NATS reconnecting: keep trying
@@ -116,6 +118,7 @@ class CommandConsumer:
             messages = messages[:free]
             for _ in range(free - len(messages)):
                 self._slots.release()
+            self._backlog = pending_after(messages[-1]) if messages else 0
             for msg in messages:
                 task = asyncio.create_task(self._one(msg))
                 self._inflight.add(task)
@@ -171,6 +174,27 @@ class CommandConsumer:
         await self._dead_letter(msg, command, reason)
         self.dead_lettered += 1
         await msg.ack_sync()
+
+
+def fetch_size(free: int, backlog: int) -> int:
+    """How many commands to ask for: one, unless more are known to be waiting.
+
+    nats-py's fetch(n) hands the first command over only once n have come or the server
+    has said that no more are waiting; after idle fetches have timed out, that word
+    sometimes does not come, and the first command then waits for the next one to be
+    published (measured: 11 of 200 commands at 50/s waited one interval, about 20 ms).
+    Asking for no more than are waiting, nothing waits for company; a backlog is still
+    taken up to FETCH_MAX at a time, as free slots allow.
+    """
+    return max(1, min(free, FETCH_MAX, backlog))
+
+
+def pending_after(msg: Msg) -> int:
+    """Commands waiting in the stream for this consumer after `msg` (0 if unknown)."""
+    try:
+        return int(msg.metadata.num_pending)
+    except Exception:  # noqa: BLE001 — not a JetStream delivery: assume nothing waits
+        return 0
 
 
 async def _keep_alive(msg: Msg, every_s: float) -> None:
