@@ -139,6 +139,24 @@ async def test_a_connection_that_died_in_use_is_not_pooled_again(
         await engine.dispose()
 
 
+async def test_a_connection_left_inside_a_transaction_is_not_pooled_again(
+        endpoints: Endpoints) -> None:
+    """A rollback cut short (a cancelled task) must not lend its open transaction, and the
+    row locks it holds, to the next borrower."""
+    engine = create_engine(endpoints.database_url, pool_size=1, max_overflow=0,
+                           pre_ping=False)
+    try:
+        driver = Driver(engine)
+        async with driver.connection("test") as conn:
+            await conn.execute("BEGIN")
+            await conn.fetchval("SELECT count(*) FROM strategies")
+        async with driver.connection("test") as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await engine.dispose()
+
+
 async def test_slow_blocks_are_logged_with_their_purpose(
         engine: AsyncEngine, caplog: pytest.LogCaptureFixture) -> None:
     driver = Driver(engine, slow_ms=0)

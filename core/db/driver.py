@@ -7,8 +7,9 @@ time. Here they borrow a pooled connection from the same engine (same settings, 
 limit) and speak asyncpg directly, with SQL written in the repository modules.
 
 asyncpg runs each statement in its own transaction unless `transaction()` is used. A
-connection found closed after an error is invalidated, so the pool never hands it out
-again; the error itself propagates (the callers treat it as any database failure).
+connection found closed, or still inside a transaction, when its block ends is closed and
+invalidated, so the pool never hands it out again; an error itself propagates (the callers
+treat it as any database failure).
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ class Driver:
                 raise DriverError("the pool gave a connection without a driver connection")
             try:
                 yield raw
-            except BaseException:
-                if raw.is_closed():
+            finally:
+                if raw.is_closed() or raw.is_in_transaction():
+                    # Dead, or left inside a transaction (a rollback cut short by a
+                    # cancellation): it would hand its locks to the next borrower.
+                    raw.terminate()
                     await pooled.invalidate()
-                raise
         elapsed = time.perf_counter() - start
         if elapsed >= self._slow_s:
             log.warning("slow statements", extra={"purpose": purpose,

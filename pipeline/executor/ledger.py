@@ -2,10 +2,10 @@
 be announced afterwards.
 
 `record()` changes the order and strategy rows and states what the caller's transaction
-must write (core.repos.order_path.Writes). From the
-committed rows alone, `announcement()` derives the events (with ids fixed at commit), the
-runtime copy and any follow-up command; a redelivered command whose order is already final
-derives the very same announcement, so republishing it is harmless.
+must write (core.repos.order_path.Writes). From the committed rows alone, `announcement()`
+derives the events (with ids fixed at commit), the runtime copy and any follow-up command;
+a redelivered command whose order is already final derives the very same announcement, so
+republishing it is harmless.
 """
 
 from __future__ import annotations
