@@ -4,6 +4,7 @@ is one instance, and a connection that died in use never goes back into the pool
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,6 +154,64 @@ async def test_a_connection_left_inside_a_transaction_is_not_pooled_again(
         async with driver.connection("test") as conn:
             assert not conn.is_in_transaction()
             assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failing_transaction_rolls_back_and_its_connection_serves_on(
+        endpoints: Endpoints) -> None:
+    engine = create_engine(endpoints.database_url, pool_size=1, max_overflow=0,
+                           pre_ping=False)
+    try:
+        driver = Driver(engine)
+        pids: list[int] = []
+
+        async def fails() -> None:
+            async with driver.transaction("test") as conn:
+                pids.append(conn.get_server_pid())
+                await conn.execute("INSERT INTO users (id, email, password_hash, role) "
+                                   "VALUES ('usr_rolled_back', 'r@b.c', 'x', 'user')")
+                raise RuntimeError("judging failed")
+
+        with pytest.raises(RuntimeError):
+            await fails()
+        async with driver.transaction("test") as conn:
+            assert conn.get_server_pid() == pids[0]  # rolled back, pooled, lent again
+            assert await conn.fetchval(
+                "SELECT count(*) FROM users WHERE id = 'usr_rolled_back'") == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_cancelled_transaction_is_closed_not_pooled(endpoints: Endpoints) -> None:
+    engine = create_engine(endpoints.database_url, pool_size=1, max_overflow=0,
+                           pre_ping=False)
+    try:
+        driver = Driver(engine)
+        pids: list[int] = []
+        inserted = asyncio.Event()
+
+        async def slow() -> None:
+            async with driver.transaction("test") as conn:
+                pids.append(conn.get_server_pid())
+                await conn.execute("INSERT INTO users (id, email, password_hash, role) "
+                                   "VALUES ('usr_cancelled', 'c@b.c', 'x', 'user')")
+                inserted.set()
+                await conn.execute("SELECT pg_sleep(30)")
+
+        task = asyncio.create_task(slow())
+        await asyncio.wait_for(inserted.wait(), 5.0)
+        await asyncio.sleep(0.2)  # into the sleep
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with driver.transaction("test") as conn:
+            assert conn.get_server_pid() != pids[0]
+            # The old backend notices its client is gone only when its statement ends:
+            # end it now (it holds the test's row lock, the next test's TRUNCATE waits).
+            await conn.execute("SELECT pg_terminate_backend($1)", pids[0])
+            assert await conn.fetchval(
+                "SELECT count(*) FROM users WHERE id = 'usr_cancelled'") == 0
     finally:
         await engine.dispose()
 

@@ -9,11 +9,16 @@ limit) and speak asyncpg directly, with SQL written in the repository modules.
 asyncpg runs each statement in its own transaction unless `transaction()` is used. A
 connection found closed, or still inside a transaction, when its block ends is closed and
 invalidated, so the pool never hands it out again; an error itself propagates (the callers
-treat it as any database failure).
+treat it as any database failure). Unlike a disconnect seen by SQLAlchemy, one seen here
+invalidates that connection only: after a PostgreSQL restart each dead pooled connection
+fails one batch before it is replaced, and the executor retries those (redelivery, then
+reconciliation by tag), never sending an order twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,14 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 log = logging.getLogger("algo.db")
 
-DRIVER_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, SQLAlchemyError,
-                        OSError, TimeoutError)
+DRIVER_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError,
+                        asyncpg.InternalClientError, SQLAlchemyError, OSError, TimeoutError)
 """What a failing database raises on this path (checking a connection out goes through
 SQLAlchemy's pool, the statements through asyncpg)."""
 
 
 class DriverError(RuntimeError):
-    """The session factory is not bound to an engine."""
+    """The driver cannot be had: no engine behind the session factory, or no asyncpg
+    connection behind the pool's."""
 
 
 class Driver:
@@ -66,7 +72,10 @@ class Driver:
                     # Dead, or left inside a transaction (a rollback cut short by a
                     # cancellation): it would hand its locks to the next borrower.
                     raw.terminate()
-                    await pooled.invalidate()
+                    try:
+                        await pooled.invalidate()
+                    except Exception as exc:  # noqa: BLE001 — the block's own error matters
+                        log.warning("could not invalidate a dead connection: %s", exc)
         elapsed = time.perf_counter() - start
         if elapsed >= self._slow_s:
             log.warning("slow statements", extra={"purpose": purpose,
@@ -74,6 +83,25 @@ class Driver:
 
     @asynccontextmanager
     async def transaction(self, purpose: str) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection in a transaction, committed when the block ends."""
-        async with self.connection(purpose) as raw, raw.transaction():
-            yield raw
+        """A pooled connection in a transaction, committed when the block ends and rolled
+        back when it raises.
+
+        Plain BEGIN / COMMIT / ROLLBACK, not asyncpg's Transaction: that one marks the
+        connection as in a transaction before BEGIN is sent, and a BEGIN that fails or is
+        cancelled would leave the mark behind — the next borrower's BEGIN would become a
+        SAVEPOINT, its COMMIT a RELEASE. The server's own status (`is_in_transaction()`)
+        is what `connection()` checks on the way back to the pool.
+        """
+        async with self.connection(purpose) as raw:
+            await raw.execute("BEGIN")
+            try:
+                yield raw
+            except asyncio.CancelledError:
+                raise  # no more waiting: connection() closes it, the server rolls back
+            except BaseException:
+                if not raw.is_closed() and raw.is_in_transaction():
+                    # A failed ROLLBACK leaves it in the transaction: connection() closes it.
+                    with contextlib.suppress(*DRIVER_ERRORS):
+                        await raw.execute("ROLLBACK")
+                raise
+            await raw.execute("COMMIT")

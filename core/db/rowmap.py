@@ -42,7 +42,10 @@ class RowMap(Generic[M]):
         return ", ".join(prefix + name for name in self.columns)
 
     def insert_sql(self) -> str:
-        """`INSERT INTO table (cols) VALUES ($1, …)` for `values()` of an instance."""
+        """`INSERT INTO table (cols) VALUES ($1, …)` for `values()` of an instance.
+
+        Every column is written: one left unset goes in as NULL, not as its default (a
+        NOT NULL one fails loudly), so the instance must be built complete."""
         marks = ", ".join(f"${n}" for n in range(1, self.width + 1))
         columns = ", ".join(self.columns)  # from the mapped table, never from input
         return f"INSERT INTO {self.table} ({columns}) VALUES ({marks})"  # noqa: S608

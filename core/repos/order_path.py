@@ -154,7 +154,11 @@ class Writes:
 
 async def write(conn: asyncpg.Connection, writes: Writes) -> None:
     """Everything gathered, in the caller's transaction: intents first (logs refer to
-    them), one round trip per kind of row."""
+    them), one round trip per kind of row.
+
+    Orders and strategies are written back whole (every column an outcome sets), so they
+    must have been read under FOR UPDATE in this same transaction (`with_strategies(…,
+    lock=True)`, `lock_strategies`): an unlocked copy would undo a concurrent change."""
     if writes.new_orders:
         await conn.executemany(_INSERT_ORDER,
                                [ORDERS.values(order) for order in writes.new_orders])

@@ -101,9 +101,11 @@ class CommandConsumer:
             while free < self._concurrency and not self._slots.locked():
                 await self._slots.acquire()
                 free += 1
+            asked = fetch_size(free, self._backlog)
             try:
-                messages = await self._sub.fetch(fetch_size(free, self._backlog),
-                                                 timeout=1.0)
+                # Past a stale backlog (another replica took those commands), a batch fetch
+                # may hold a new command while it waits for more: not for long.
+                messages = await self._sub.fetch(asked, timeout=1.0 if asked == 1 else 0.1)
             except (NatsTimeoutError, TimeoutError):
                 messages = []
             except Exception as exc:  # noqa: BLE001 — NATS reconnecting: keep trying
@@ -118,7 +120,8 @@ class CommandConsumer:
             messages = messages[:free]
             for _ in range(free - len(messages)):
                 self._slots.release()
-            self._backlog = pending_after(messages[-1]) if messages else 0
+            # Fewer than asked: none was left to give, whatever an earlier delivery said.
+            self._backlog = pending_after(messages[-1]) if len(messages) >= asked else 0
             for msg in messages:
                 task = asyncio.create_task(self._one(msg))
                 self._inflight.add(task)
