@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +35,18 @@ def kit(endpoints: Endpoints, tmp_path: Path, sessions: async_sessionmaker[Async
         redis: Redis, nc: NatsClient, js: JetStreamContext) -> Kit:
     return Kit(make_settings(endpoints, tmp_path), sessions, redis, nc, js,
                FakeClock(at(9, 30)))
+
+
+@pytest.fixture
+async def driver(endpoints: Endpoints) -> AsyncIterator[Driver]:
+    """A driver on a pool of one connection: the next block must get the same one back,
+    unless the driver refused to pool it."""
+    engine = create_engine(endpoints.database_url, pool_size=1, max_overflow=0,
+                           pre_ping=False)
+    try:
+        yield Driver(engine)
+    finally:
+        await engine.dispose()
 
 
 def _intent(strategy: Strategy, action: OrderAction) -> Order:
@@ -121,99 +134,74 @@ async def test_orders_of_one_strategy_share_one_strategy_instance(kit: Kit) -> N
 
 
 async def test_a_connection_that_died_in_use_is_not_pooled_again(
-        endpoints: Endpoints) -> None:
-    engine = create_engine(endpoints.database_url, pool_size=1, max_overflow=0,
-                           pre_ping=False)
-    try:
-        driver = Driver(engine)
-
-        async def dies_in_use() -> None:
-            async with driver.connection("test") as conn:
-                await conn.close()
-                raise RuntimeError("the statement failed: the connection is gone")
-
-        with pytest.raises(RuntimeError):
-            await dies_in_use()
+        driver: Driver) -> None:
+    async def dies_in_use() -> None:
         async with driver.connection("test") as conn:
-            assert await conn.fetchval("SELECT 1") == 1
-    finally:
-        await engine.dispose()
+            await conn.close()
+            raise RuntimeError("the statement failed: the connection is gone")
+
+    with pytest.raises(RuntimeError):
+        await dies_in_use()
+    async with driver.connection("test") as conn:
+        assert await conn.fetchval("SELECT 1") == 1
 
 
 async def test_a_connection_left_inside_a_transaction_is_not_pooled_again(
-        endpoints: Endpoints) -> None:
+        driver: Driver) -> None:
     """A rollback cut short (a cancelled task) must not lend its open transaction, and the
     row locks it holds, to the next borrower."""
-    engine = create_engine(endpoints.database_url, pool_size=1, max_overflow=0,
-                           pre_ping=False)
-    try:
-        driver = Driver(engine)
-        async with driver.connection("test") as conn:
-            await conn.execute("BEGIN")
-            await conn.fetchval("SELECT count(*) FROM strategies")
-        async with driver.connection("test") as conn:
-            assert not conn.is_in_transaction()
-            assert await conn.fetchval("SELECT 1") == 1
-    finally:
-        await engine.dispose()
+    async with driver.connection("test") as conn:
+        await conn.execute("BEGIN")
+        await conn.fetchval("SELECT count(*) FROM strategies")
+    async with driver.connection("test") as conn:
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SELECT 1") == 1
 
 
 async def test_a_failing_transaction_rolls_back_and_its_connection_serves_on(
-        endpoints: Endpoints) -> None:
-    engine = create_engine(endpoints.database_url, pool_size=1, max_overflow=0,
-                           pre_ping=False)
-    try:
-        driver = Driver(engine)
-        pids: list[int] = []
+        driver: Driver) -> None:
+    pids: list[int] = []
 
-        async def fails() -> None:
-            async with driver.transaction("test") as conn:
-                pids.append(conn.get_server_pid())
-                await conn.execute("INSERT INTO users (id, email, password_hash, role) "
-                                   "VALUES ('usr_rolled_back', 'r@b.c', 'x', 'user')")
-                raise RuntimeError("judging failed")
-
-        with pytest.raises(RuntimeError):
-            await fails()
+    async def fails() -> None:
         async with driver.transaction("test") as conn:
-            assert conn.get_server_pid() == pids[0]  # rolled back, pooled, lent again
-            assert await conn.fetchval(
-                "SELECT count(*) FROM users WHERE id = 'usr_rolled_back'") == 0
-    finally:
-        await engine.dispose()
+            pids.append(conn.get_server_pid())
+            await conn.execute("INSERT INTO users (id, email, password_hash, role) "
+                               "VALUES ('usr_rolled_back', 'r@b.c', 'x', 'user')")
+            raise RuntimeError("judging failed")
+
+    with pytest.raises(RuntimeError):
+        await fails()
+    async with driver.transaction("test") as conn:
+        assert conn.get_server_pid() == pids[0]  # rolled back, pooled, lent again
+        assert await conn.fetchval(
+            "SELECT count(*) FROM users WHERE id = 'usr_rolled_back'") == 0
 
 
-async def test_a_cancelled_transaction_is_closed_not_pooled(endpoints: Endpoints) -> None:
-    engine = create_engine(endpoints.database_url, pool_size=1, max_overflow=0,
-                           pre_ping=False)
-    try:
-        driver = Driver(engine)
-        pids: list[int] = []
-        inserted = asyncio.Event()
+async def test_a_cancelled_transaction_is_closed_not_pooled(driver: Driver) -> None:
+    pids: list[int] = []
+    inserted = asyncio.Event()
 
-        async def slow() -> None:
-            async with driver.transaction("test") as conn:
-                pids.append(conn.get_server_pid())
-                await conn.execute("INSERT INTO users (id, email, password_hash, role) "
-                                   "VALUES ('usr_cancelled', 'c@b.c', 'x', 'user')")
-                inserted.set()
-                await conn.execute("SELECT pg_sleep(30)")
-
-        task = asyncio.create_task(slow())
-        await asyncio.wait_for(inserted.wait(), 5.0)
-        await asyncio.sleep(0.2)  # into the sleep
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    async def slow() -> None:
         async with driver.transaction("test") as conn:
-            assert conn.get_server_pid() != pids[0]
-            # The old backend notices its client is gone only when its statement ends:
-            # end it now (it holds the test's row lock, the next test's TRUNCATE waits).
-            await conn.execute("SELECT pg_terminate_backend($1)", pids[0])
-            assert await conn.fetchval(
-                "SELECT count(*) FROM users WHERE id = 'usr_cancelled'") == 0
-    finally:
-        await engine.dispose()
+            pids.append(conn.get_server_pid())
+            await conn.execute("INSERT INTO users (id, email, password_hash, role) "
+                               "VALUES ('usr_cancelled', 'c@b.c', 'x', 'user')")
+            inserted.set()
+            await conn.execute("SELECT pg_sleep(30)")
+
+    task = asyncio.create_task(slow())
+    await asyncio.wait_for(inserted.wait(), 5.0)
+    await asyncio.sleep(0.2)  # into the sleep
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with driver.transaction("test") as conn:
+        assert conn.get_server_pid() != pids[0]
+        # The old backend notices its client is gone only when its statement ends:
+        # end it now (it holds the test's row lock, the next test's TRUNCATE waits).
+        await conn.execute("SELECT pg_terminate_backend($1)", pids[0])
+        assert await conn.fetchval(
+            "SELECT count(*) FROM users WHERE id = 'usr_cancelled'") == 0
 
 
 async def test_slow_blocks_are_logged_with_their_purpose(
